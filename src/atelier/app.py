@@ -1,0 +1,75 @@
+"""Application factory: routers, error handlers, lifespan (embedded worker and scheduler)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from atelier import __version__
+from atelier.platform.db import Database
+from atelier.platform.http import install_error_handlers
+from atelier.platform.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# Every router the service mounts, in order. Each module exposes ``router``.
+ROUTER_MODULES: list[str] = [
+    "atelier.platform.endpoints_health",
+    "atelier.auth.endpoints",
+]
+
+# Modules that register outbox subscribers when imported.
+SUBSCRIBER_MODULES: list[str] = []
+
+
+def load_subscribers() -> None:
+    for name in SUBSCRIBER_MODULES:
+        importlib.import_module(name)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    start_background: bool | None = None,
+) -> FastAPI:
+    """Build the ASGI app. Tests pass their own settings/database and no background threads."""
+    settings = settings or get_settings()
+    db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+    run_background = settings.embedded_worker if start_background is None else start_background
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from atelier.auth.service import ensure_bootstrap_admin
+
+        with db.session() as session:
+            ensure_bootstrap_admin(session, settings)
+        background = None
+        if run_background:
+            from atelier.platform.worker import EmbeddedWorker
+
+            background = EmbeddedWorker(db, settings)
+            background.start()
+        try:
+            yield
+        finally:
+            if background is not None:
+                background.stop()
+
+    app = FastAPI(
+        title="Atelier",
+        version=__version__,
+        description="Production runs for a garment brand and its partner workshops.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    install_error_handlers(app)
+    for name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(name).router)
+    load_subscribers()
+    return app

@@ -1,0 +1,198 @@
+"""Engine, sessions, declarative base and the column types every domain shares."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    Numeric,
+    String,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from atelier.platform import clock
+from atelier.platform.ids import new_id
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (which stores naive text) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; attach a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    """Exact decimals: NUMERIC on PostgreSQL, text on SQLite (which has no decimal type)."""
+
+    impl = Numeric(18, 4)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(18, 4, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value)
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+        list[str]: JSONType,
+        list[dict[str, Any]]: JSONType,
+        Decimal: Money(),
+    }
+
+
+def id_column(prefix: str) -> Mapped[str]:
+    """Primary key column filled with a fresh prefixed ULID."""
+    return mapped_column(String(64), primary_key=True, default=lambda: new_id(prefix))
+
+
+def created_at_column() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime(), default=clock.now, nullable=False)
+
+
+def updated_at_column() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime(), default=clock.now, onupdate=clock.now, nullable=False)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+
+# --- engine and sessions ----------------------------------------------------------------------
+
+# Execution option telling the SQLite begin hook to take the write lock up front, so two writers
+# serialise at BEGIN instead of failing with "database is locked" at their first write.
+IMMEDIATE = "atelier_immediate"
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, BEGIN IMMEDIATE for writers) or PostgreSQL."""
+    if url.startswith("sqlite"):
+        pool_args: dict[str, Any] = {}
+        if ":memory:" not in url:
+            pool_args = {"pool_size": pool_size, "max_overflow": 2 * pool_size}
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **pool_args,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Take transaction control away from pysqlite so BEGIN is ours to issue.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            immediate = conn.get_execution_options().get(IMMEDIATE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return create_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=2 * pool_size,
+        pool_pre_ping=True,
+    )
+
+
+class Database:
+    """Engine plus session factory; one per process (or per test)."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine = make_engine(url, pool_size=pool_size)
+        self.session_factory: Callable[[], Session] = sessionmaker(
+            bind=self.engine, expire_on_commit=False, autoflush=True
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def new_session(self, *, write: bool = False) -> Session:
+        """A session; ``write=True`` takes the SQLite write lock at BEGIN."""
+        session = self.session_factory()
+        if write and self.is_sqlite:
+            session.connection(execution_options={IMMEDIATE: True})
+        return session
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """Unit of work for jobs and CLI: commit on success, roll back on error."""
+        session = self.new_session(write=write)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,140 @@
+"""FastAPI dependencies: the request's database session and the authenticated principal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from atelier.platform.actors import Actor, ActorType, Channel
+from atelier.platform.db import Database
+from atelier.platform.errors import Forbidden, Unauthorized
+from atelier.platform.models import AdminUser
+from atelier.platform.security import TokenClaims, decode_token
+from atelier.platform.settings import Settings
+
+SESSION_COOKIE = "atelier_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: commit after the response is built, roll back on error."""
+    db: Database = request.app.state.db
+    session = db.new_session(write=request.method not in _SAFE_METHODS)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+AppSettings = Annotated[Settings, Depends(get_settings_dep)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller."""
+
+    role: str  # "admin" | "partner"
+    user_id: str
+    partner_id: str | None
+    name: str
+    channel: Channel
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def actor(self) -> Actor:
+        kind = ActorType.ADMIN if self.is_admin else ActorType.PARTNER
+        ident = self.user_id if self.is_admin else (self.partner_id or self.user_id)
+        return Actor(kind, ident, self.channel, self.name)
+
+
+def _bearer(request: Request) -> tuple[str | None, Channel]:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("use 'Authorization: Bearer <token>'", code="invalid_authorization")
+        return value.strip(), Channel.API
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return cookie, Channel.WEB
+    return None, Channel.API
+
+
+def _claims(request: Request, settings: Settings) -> tuple[TokenClaims, Channel]:
+    token, channel = _bearer(request)
+    if token is None:
+        raise Unauthorized("authentication required", code="not_authenticated")
+    claims = decode_token(settings.secret_key.get_secret_value(), token)
+    if claims.extra.get("via") == "whatsapp":
+        channel = Channel.WHATSAPP
+    return claims, channel
+
+
+def require_admin(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+    claims, channel = _claims(request, settings)
+    if claims.role != "admin":
+        raise Forbidden("this endpoint is for brand admins", code="admin_only")
+    user = session.get(AdminUser, claims.subject)
+    if user is None or not user.is_active:
+        raise Unauthorized("the account is no longer active", code="account_inactive")
+    name = f"{user.first_name} {user.last_name}".strip() or user.email
+    return Principal("admin", user.id, None, name, channel)
+
+
+def require_partner(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+    # Imported here: partners is a domain package and platform must not depend on it at import.
+    from atelier.partners.models import Partner, PartnerStatus, PartnerUser
+
+    claims, channel = _claims(request, settings)
+    if claims.role != "partner":
+        raise Forbidden("this endpoint is for partner workshops", code="partner_only")
+    user = session.get(PartnerUser, claims.subject)
+    if user is None or not user.is_active or user.partner_id != claims.partner_id:
+        raise Unauthorized("the account is no longer active", code="account_inactive")
+    partner = session.get(Partner, user.partner_id)
+    if partner is None or partner.status == PartnerStatus.INACTIVE:
+        raise Forbidden("the partner account is inactive", code="partner_inactive")
+    name = f"{user.first_name} {user.last_name}".strip() or partner.name
+    return Principal("partner", user.id, partner.id, name, channel)
+
+
+def optional_principal(
+    request: Request, session: DbSession, settings: AppSettings
+) -> Principal | None:
+    """The caller when a valid token is present, else ``None`` (for pages that redirect)."""
+    token, _ = _bearer(request)
+    if token is None:
+        return None
+    try:
+        claims, _channel = _claims(request, settings)
+    except Unauthorized:
+        return None
+    if claims.role == "admin":
+        return require_admin(request, session, settings)
+    return require_partner(request, session, settings)
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+PartnerPrincipal = Annotated[Principal, Depends(require_partner)]

@@ -1,0 +1,94 @@
+"""Shared Pydantic building blocks: bounded strings and numbers, metadata, pagination."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_METADATA_BYTES = 16 * 1024
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _bounded_json(value: Any) -> Any:
+    try:
+        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError("must be JSON-serialisable without NaN or Infinity") from exc
+    if len(encoded.encode()) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    if "\\u0000" in encoded or "\x00" in encoded:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
+ShortText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
+LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
+Handle = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=2,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+    ),
+]
+EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    ),
+]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9][0-9]{6,14}$")]
+Url = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2048),
+    AfterValidator(_no_nul),
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+Quantity = Annotated[int, Field(ge=1, le=1_000_000_000)]
+NonNegativeQuantity = Annotated[int, Field(ge=0, le=1_000_000_000)]
+Amount = Annotated[float, Field(gt=0, le=1_000_000_000, allow_inf_nan=False)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
+JsonList = Annotated[list[Any], AfterValidator(_bounded_json)]
+
+
+class InputSchema(BaseModel):
+    """Request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class OutputSchema(BaseModel):
+    """Responses, built from ORM objects."""
+
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+
+class Page(BaseModel):
+    """Validated ``limit``/``offset`` query parameters."""
+
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
+T = TypeVar("T")
+
+
+class ListEnvelope(BaseModel, Generic[T]):
+    count: int
+    limit: int
+    offset: int

@@ -1,0 +1,95 @@
+"""Twelve-factor settings, read from ``ATELIER_*`` environment variables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only defaults. Settings refuse them unless ATELIER_ENV=development.
+DEV_SECRET_KEY = "dev-secret-key-change-me-0123456789abcdef"  # noqa: S105
+DEV_WEBHOOK_SECRET = "dev-webhook-secret-change-me"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service. See README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="ATELIER_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./var/atelier.db"
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+    token_ttl: timedelta = timedelta(hours=12)
+    wa_link_ttl: timedelta = timedelta(hours=24)
+
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+
+    timezone: str = "Asia/Kolkata"
+    gate_timeout: timedelta = timedelta(days=23)
+
+    embedded_worker: bool = True
+    demo_data: bool = False
+    worker_poll_interval: float = Field(default=1.0, gt=0, le=60)
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_dir: Path = Path("./var/media")
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    media_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    media_allowed_types: list[str] = [
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "image/gif",
+        "application/pdf",
+    ]
+
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env == "development":
+            return self
+        if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+            raise ValueError("ATELIER_SECRET_KEY must be set outside development")
+        if self.webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
+            raise ValueError("ATELIER_WEBHOOK_SECRET must be set outside development")
+        if len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("ATELIER_SECRET_KEY must be at least 32 characters")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,250 @@
+"""The run status machine as one pure function.
+
+``check(action, facts, policy)`` answers *allowed* or a refusal with a stable ``code`` and a
+``detail`` that says why. The allowed-from sets come from the stored policy (admins can change
+them); the facts a transition needs (accepted before start, started before finish, ...) are not
+configurable, because breaking them would corrupt the run's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    DRAFT = "draft"
+    PENDING_REVIEW = "pending_review"
+    APPROVED = "approved"
+    SENT_TO_PARTNER = "sent_to_partner"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    AWAITING_REASSIGNMENT = "awaiting_reassignment"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.CANCELLED})
+ACTIVE = frozenset(set(RunStatus) - TERMINAL)
+# Work is with the partner (what reminders and gate deadlines look at).
+WITH_PARTNER = frozenset({RunStatus.SENT_TO_PARTNER, RunStatus.IN_PROGRESS})
+
+
+class Action(StrEnum):
+    APPROVE = "approve"
+    DISPATCH = "dispatch"
+    ACCEPT = "accept"
+    START = "start"
+    FINISH = "finish"
+    COMPLETE = "complete"
+    DECLINE = "decline"
+    REASSIGN = "reassign"
+    CANCEL = "cancel"
+    EDIT = "edit"
+    ADD_TASKS = "add_tasks"
+    PROGRESS = "progress"
+    LOG_CONSUMPTION = "log_consumption"
+    ATTACH_MEDIA = "attach_media"
+
+
+S = RunStatus
+DEFAULT_ALLOWED_FROM: dict[Action, frozenset[RunStatus]] = {
+    Action.APPROVE: frozenset({S.DRAFT, S.PENDING_REVIEW}),
+    Action.DISPATCH: frozenset({S.APPROVED}),
+    Action.ACCEPT: frozenset({S.SENT_TO_PARTNER}),
+    Action.START: frozenset({S.IN_PROGRESS}),
+    Action.FINISH: frozenset({S.IN_PROGRESS}),
+    Action.COMPLETE: frozenset({S.IN_PROGRESS}),
+    Action.DECLINE: frozenset({S.APPROVED, S.SENT_TO_PARTNER, S.IN_PROGRESS}),
+    Action.REASSIGN: frozenset(
+        {S.AWAITING_REASSIGNMENT, S.DRAFT, S.PENDING_REVIEW, S.APPROVED, S.SENT_TO_PARTNER}
+    ),
+    Action.CANCEL: ACTIVE,
+    Action.EDIT: frozenset(
+        {S.DRAFT, S.PENDING_REVIEW, S.APPROVED, S.SENT_TO_PARTNER, S.AWAITING_REASSIGNMENT}
+    ),
+    Action.ADD_TASKS: frozenset({S.SENT_TO_PARTNER, S.IN_PROGRESS}),
+    Action.PROGRESS: frozenset({S.IN_PROGRESS}),
+    Action.LOG_CONSUMPTION: frozenset({S.IN_PROGRESS}),
+    Action.ATTACH_MEDIA: ACTIVE,
+}
+del S
+
+# Actions whose allowed-from set may never include a terminal status, whatever the policy says.
+_NEVER_FROM_TERMINAL = frozenset(Action)
+
+
+@dataclass(frozen=True, slots=True)
+class LifecyclePolicy:
+    """Allowed-from sets per action; built from the stored ``lifecycle`` policy document."""
+
+    allowed_from: Mapping[Action, frozenset[RunStatus]]
+
+    @classmethod
+    def default(cls) -> LifecyclePolicy:
+        return cls(dict(DEFAULT_ALLOWED_FROM))
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> LifecyclePolicy:
+        """Parse ``{"allowed_from": {action: [status, ...]}}``; missing actions keep defaults."""
+        allowed = dict(DEFAULT_ALLOWED_FROM)
+        raw = document.get("allowed_from", {})
+        if not isinstance(raw, Mapping):
+            raise ValueError("allowed_from must be an object of action -> [status]")
+        for name, statuses in raw.items():
+            try:
+                action = Action(name)
+            except ValueError as exc:
+                raise ValueError(f"unknown action {name!r}") from exc
+            if not isinstance(statuses, Sequence) or isinstance(statuses, str):
+                raise ValueError(f"allowed_from.{name} must be a list of statuses")
+            parsed = set()
+            for status in statuses:
+                try:
+                    parsed.add(RunStatus(status))
+                except ValueError as exc:
+                    raise ValueError(f"unknown status {status!r} in allowed_from.{name}") from exc
+            if parsed & TERMINAL and action in _NEVER_FROM_TERMINAL:
+                raise ValueError(f"{name} cannot be allowed from a terminal status")
+            if not parsed:
+                raise ValueError(f"allowed_from.{name} must not be empty")
+            allowed[action] = frozenset(parsed)
+        return cls(allowed)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "allowed_from": {
+                action.value: sorted(s.value for s in self.allowed_from[action])
+                for action in Action
+            }
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """What the decision needs to know about a run, and nothing else."""
+
+    status: RunStatus
+    has_partner: bool = False
+    accepted: bool = False
+    started: bool = False
+    finished: bool = False
+    dispatch_state: str = "idle"
+    waiting_on: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    code: str = "ok"
+    detail: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOW = Decision(True)
+
+
+def _refuse(code: str, detail: str) -> Decision:
+    return Decision(False, code, detail)
+
+
+_ALREADY: dict[Action, tuple[str, str]] = {
+    Action.APPROVE: ("already_approved", "the run is already approved"),
+    Action.ACCEPT: ("already_accepted", "the run was already accepted"),
+    Action.DISPATCH: ("already_dispatched", "the run was already dispatched"),
+}
+
+
+def check(action: Action, facts: RunFacts, policy: LifecyclePolicy | None = None) -> Decision:
+    """Allowed, or the reason ``action`` may not happen to a run with ``facts``."""
+    policy = policy or LifecyclePolicy.default()
+    status = facts.status
+    if status in TERMINAL:
+        if action is Action.COMPLETE and status is RunStatus.COMPLETED:
+            return _refuse("already_completed", "the run is already completed")
+        if action is Action.CANCEL and status is RunStatus.CANCELLED:
+            return _refuse("already_cancelled", "the run is already cancelled")
+        return _refuse("run_terminal", f"the run is {status.value}; no further changes are allowed")
+
+    if status not in policy.allowed_from[action]:
+        if action in _ALREADY and _is_past(action, facts):
+            code, detail = _ALREADY[action]
+            return _refuse(code, detail)
+        allowed = ", ".join(sorted(s.value for s in policy.allowed_from[action]))
+        return _refuse(
+            "invalid_status",
+            f"cannot {action.value.replace('_', ' ')} a run that is {status.value} "
+            f"(allowed from: {allowed})",
+        )
+    return _check_facts(action, facts)
+
+
+def _is_past(action: Action, facts: RunFacts) -> bool:
+    past_approval = {RunStatus.APPROVED, RunStatus.SENT_TO_PARTNER, RunStatus.IN_PROGRESS}
+    if action is Action.APPROVE:
+        return facts.status in past_approval
+    if action is Action.DISPATCH:
+        return facts.status in {RunStatus.SENT_TO_PARTNER, RunStatus.IN_PROGRESS}
+    if action is Action.ACCEPT:
+        return facts.accepted
+    return False
+
+
+def _check_facts(action: Action, facts: RunFacts) -> Decision:
+    match action:
+        case Action.DISPATCH:
+            if not facts.has_partner:
+                return _refuse("partner_required", "assign a partner before dispatching the run")
+            if facts.dispatch_state == "awaiting_templates":
+                return _refuse(
+                    "dispatch_pending",
+                    "dispatch already started and waits for templates; confirm or cancel it",
+                )
+            if facts.waiting_on:
+                waiting = ", ".join(facts.waiting_on)
+                return _refuse(
+                    "dependencies_pending",
+                    f"the run waits on runs that are not completed yet: {waiting}",
+                )
+        case Action.ACCEPT:
+            if not facts.has_partner:
+                return _refuse("partner_required", "the run has no partner to accept it")
+        case Action.START:
+            if not facts.accepted:
+                return _refuse("not_accepted", "the run must be accepted before it is started")
+            if facts.started:
+                return _refuse("already_started", "the run was already started")
+        case Action.FINISH:
+            if not facts.started:
+                return _refuse("not_started", "the run must be started before it is finished")
+            if facts.finished:
+                return _refuse("already_finished", "the run was already finished")
+        case Action.COMPLETE:
+            if not facts.finished:
+                return _refuse("not_finished", "the run must be finished before it is completed")
+        case Action.DECLINE:
+            if facts.started:
+                return _refuse("already_started", "a started run cannot be declined")
+        case Action.REASSIGN | Action.EDIT:
+            if facts.accepted:
+                return _refuse(
+                    "already_accepted",
+                    f"the partner has accepted the run; it can no longer be {_past(action)}",
+                )
+        case Action.PROGRESS | Action.LOG_CONSUMPTION:
+            if not facts.accepted:
+                return _refuse("not_accepted", "the run must be accepted first")
+        case _:
+            pass
+    return ALLOW
+
+
+def _past(action: Action) -> str:
+    return {Action.REASSIGN: "reassigned", Action.EDIT: "edited"}.get(action, action.value)

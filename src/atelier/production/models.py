@@ -1,0 +1,114 @@
+"""Production runs and the stored lifecycle policy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from atelier.platform.db import Base, TimestampMixin, id_column, updated_at_column
+
+
+class RunType(StrEnum):
+    PRODUCTION = "production"
+    SAMPLE = "sample"
+
+
+class DispatchState(StrEnum):
+    IDLE = "idle"
+    AWAITING_TEMPLATES = "awaiting_templates"
+    COMPLETED = "completed"
+
+
+class ProductionRun(TimestampMixin, Base):
+    __tablename__ = "production_runs"
+    __table_args__ = (
+        Index("ix_production_runs_status_created", "status", "created_at"),
+        Index("ix_production_runs_partner_status", "partner_id", "status"),
+        Index("ix_production_runs_gate_deadline", "gate_deadline_at"),
+    )
+
+    id: Mapped[str] = id_column("prod_run")
+    status: Mapped[str] = mapped_column(String(32), default="pending_review")
+    run_type: Mapped[str] = mapped_column(String(16), default=RunType.PRODUCTION, index=True)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str | None] = mapped_column(String(64))
+
+    parent_run_id: Mapped[str | None] = mapped_column(
+        ForeignKey("production_runs.id", ondelete="CASCADE"), index=True
+    )
+    design_id: Mapped[str] = mapped_column(
+        ForeignKey("designs.id", ondelete="RESTRICT"), index=True
+    )
+    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id", ondelete="RESTRICT"))
+    previous_partner_id: Mapped[str | None] = mapped_column(String(64))
+    order_id: Mapped[str | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), index=True
+    )
+    # One run per order line, enforced by the database (NULLs are allowed many times).
+    order_line_item_id: Mapped[str | None] = mapped_column(
+        ForeignKey("order_line_items.id", ondelete="SET NULL"), unique=True
+    )
+    product_id: Mapped[str | None] = mapped_column(String(64))
+    variant_id: Mapped[str | None] = mapped_column(String(64))
+    depends_on_run_ids: Mapped[list[str]] = mapped_column(default=list)
+    # Position of this child's assignment group: later groups depend on earlier ones.
+    sequence: Mapped[int | None] = mapped_column(Integer)
+
+    snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    captured_at: Mapped[datetime | None]
+
+    accepted_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancelled_reason: Mapped[str | None] = mapped_column(Text)
+    finish_notes: Mapped[str | None] = mapped_column(Text)
+    completion_notes: Mapped[str | None] = mapped_column(Text)
+
+    produced_quantity: Mapped[int | None] = mapped_column(Integer)
+    rejected_quantity: Mapped[int | None] = mapped_column(Integer)
+    rejection_reason: Mapped[str | None] = mapped_column(String(64))
+    rejection_notes: Mapped[str | None] = mapped_column(Text)
+    last_progress_at: Mapped[datetime | None]
+    # Last real partner activity (task update, progress, consumption, media): idle is measured here.
+    last_activity_at: Mapped[datetime | None]
+
+    dispatch_state: Mapped[str] = mapped_column(String(32), default=DispatchState.IDLE)
+    dispatch_started_at: Mapped[datetime | None]
+    dispatch_completed_at: Mapped[datetime | None]
+    dispatch_template_names: Mapped[list[str]] = mapped_column(default=list)
+    dispatch_template_ids: Mapped[list[str]] = mapped_column(default=list)
+    dispatched_template_ids: Mapped[list[str]] = mapped_column(default=list)
+
+    partner_cost_estimate: Mapped[Decimal | None]
+    cost_type: Mapped[str | None] = mapped_column(String(16))
+
+    # Lifecycle gate after dispatch (accept, start, finish, complete) and when it times out.
+    current_gate: Mapped[str | None] = mapped_column(String(16))
+    gate_deadline_at: Mapped[datetime | None]
+    overdue_gate: Mapped[str | None] = mapped_column(String(16))
+    overdue_at: Mapped[datetime | None]
+
+    # Reminder bookkeeping; reset when the run is reassigned.
+    last_reminder_at: Mapped[datetime | None]
+    reminder_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+
+
+class PolicySetting(Base):
+    """A named policy document (``lifecycle``, ``auto_approval``) that admins read and change."""
+
+    __tablename__ = "policy_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = updated_at_column()
+    updated_by: Mapped[str | None] = mapped_column(String(64))

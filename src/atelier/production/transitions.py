@@ -1,0 +1,136 @@
+"""The one way a run changes state: lock, check the lifecycle, mutate, audit, emit.
+
+Services call ``lock_run`` then ``require(action, ...)``, change fields, then ``record_change``;
+all of it rides the caller's transaction. On PostgreSQL the run row is locked ``FOR UPDATE``; on
+SQLite the write session already holds the database write lock (``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from atelier.audit import service as audit
+from atelier.platform import outbox
+from atelier.platform.actors import Actor
+from atelier.platform.errors import Conflict, not_found
+from atelier.production.lifecycle import Action, LifecyclePolicy, RunFacts, RunStatus, check
+from atelier.production.models import PolicySetting, ProductionRun
+
+LIFECYCLE_POLICY_KEY = "lifecycle"
+_POLICY_CACHE = "atelier_lifecycle_policy"
+
+
+def lock_run(session: Session, run_id: str) -> ProductionRun:
+    """The run, locked for the rest of the transaction; 404 when unknown."""
+    run = session.scalars(
+        select(ProductionRun)
+        .where(ProductionRun.id == run_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if run is None:
+        raise not_found("production_run", run_id)
+    return run
+
+
+def get_run(session: Session, run_id: str) -> ProductionRun:
+    run = session.get(ProductionRun, run_id)
+    if run is None:
+        raise not_found("production_run", run_id)
+    return run
+
+
+def lifecycle_policy(session: Session) -> LifecyclePolicy:
+    """The stored lifecycle policy (defaults when none is stored); cached per transaction."""
+    cached = session.info.get(_POLICY_CACHE)
+    if isinstance(cached, LifecyclePolicy):
+        return cached
+    row = session.get(PolicySetting, LIFECYCLE_POLICY_KEY)
+    policy = LifecyclePolicy.from_document(row.value) if row else LifecyclePolicy.default()
+    session.info[_POLICY_CACHE] = policy
+    return policy
+
+
+def forget_cached_policy(session: Session) -> None:
+    session.info.pop(_POLICY_CACHE, None)
+
+
+def waiting_on(session: Session, run: ProductionRun) -> tuple[str, ...]:
+    """Ids of the runs ``run`` depends on that are not completed yet."""
+    if not run.depends_on_run_ids:
+        return ()
+    rows = session.execute(
+        select(ProductionRun.id, ProductionRun.status).where(
+            ProductionRun.id.in_(run.depends_on_run_ids)
+        )
+    ).all()
+    done = {rid for rid, status in rows if status == RunStatus.COMPLETED}
+    return tuple(rid for rid in run.depends_on_run_ids if rid not in done)
+
+
+def facts_of(session: Session, run: ProductionRun, *, with_dependencies: bool = False) -> RunFacts:
+    return RunFacts(
+        status=RunStatus(run.status),
+        has_partner=run.partner_id is not None,
+        accepted=run.accepted_at is not None,
+        started=run.started_at is not None,
+        finished=run.finished_at is not None,
+        dispatch_state=run.dispatch_state,
+        waiting_on=waiting_on(session, run) if with_dependencies else (),
+    )
+
+
+def require(session: Session, run: ProductionRun, action: Action) -> None:
+    """Raise 409 with the lifecycle's reason unless ``action`` is allowed now."""
+    facts = facts_of(session, run, with_dependencies=action is Action.DISPATCH)
+    decision = check(action, facts, lifecycle_policy(session))
+    if not decision:
+        raise Conflict(decision.detail, code=decision.code)
+
+
+def event_payload(run: ProductionRun, actor: Actor, **extra: Any) -> dict[str, Any]:
+    """The common shape of every ``production_run.*`` event."""
+    payload: dict[str, Any] = {
+        "production_run_id": run.id,
+        "partner_id": run.partner_id,
+        "design_id": run.design_id,
+        "parent_run_id": run.parent_run_id,
+        "run_type": run.run_type,
+        "status": run.status,
+        "actor_type": actor.type.value,
+        "actor_id": actor.id,
+        "channel": actor.channel.value,
+    }
+    payload.update(extra)
+    return payload
+
+
+def record_change(
+    session: Session,
+    run: ProductionRun,
+    kind: str,
+    actor: Actor,
+    *,
+    from_status: str | None = None,
+    data: dict[str, Any] | None = None,
+    event: str | None = None,
+) -> None:
+    """Audit ``kind`` on the run and, when ``event`` is given, queue ``production_run.<event>``.
+
+    ``from_status`` is the status before the change (``None`` when it did not change).
+    """
+    to_status = run.status if from_status is not None and from_status != run.status else None
+    audit.record(
+        session,
+        run.id,
+        kind,
+        actor,
+        from_status=from_status if to_status else None,
+        to_status=to_status,
+        data=data,
+    )
+    if event:
+        outbox.emit(session, f"production_run.{event}", event_payload(run, actor, **(data or {})))

@@ -1,0 +1,159 @@
+"""Shared fixtures: a fresh real database per test (SQLite file, or PostgreSQL when
+``ATELIER_TEST_DATABASE_URL`` is set), the real app, a frozen clock, authenticated clients."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+import atelier.models  # noqa: F401  (registers every table)
+from atelier.app import create_app
+from atelier.platform import clock as clock_module
+from atelier.platform import outbox
+from atelier.platform.clock import FrozenClock, SystemClock
+from atelier.platform.db import Base, Database
+from atelier.platform.settings import Settings
+
+PG_URL = os.environ.get("ATELIER_TEST_DATABASE_URL")
+# A Monday, 10:00 in Asia/Kolkata.
+T0 = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)
+ADMIN_EMAIL = "ops@atelier.test"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def pytest_report_header() -> str:
+    return f"atelier database: {'postgresql' if PG_URL else 'sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def _schema(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Build the schema once; return the URL (PostgreSQL) or template file (SQLite)."""
+    if PG_URL:
+        db = Database(PG_URL)
+        Base.metadata.drop_all(db.engine)
+        Base.metadata.create_all(db.engine)
+        db.dispose()
+        return PG_URL
+    template = tmp_path_factory.mktemp("schema") / "template.db"
+    db = Database(f"sqlite:///{template}")
+    Base.metadata.create_all(db.engine)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return str(template)
+
+
+def _truncate_all(db: Database) -> None:
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def database_url(_schema: str, tmp_path: Path) -> str:
+    if PG_URL:
+        return PG_URL
+    target = tmp_path / "atelier.db"
+    shutil.copyfile(_schema, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url, pool_size=20)
+    if PG_URL:
+        _truncate_all(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[FrozenClock]:
+    frozen = FrozenClock(T0)
+    clock_module.use_clock(frozen)
+    yield frozen
+    clock_module.use_clock(SystemClock())
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key="test-secret-key-0123456789abcdef-0123456789",
+        webhook_secret="test-webhook-secret",
+        bootstrap_admin_email=ADMIN_EMAIL,
+        bootstrap_admin_password=ADMIN_PASSWORD,
+        embedded_worker=False,
+        storage_dir=tmp_path / "media",
+        public_base_url="http://testserver",
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database) -> Iterator[FastAPI]:
+    outbox.clear_wakeups()
+    application = create_app(settings, database=db, start_background=False)
+    yield application
+    outbox.clear_wakeups()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """Anonymous client; entering it runs the lifespan (bootstrap admin)."""
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin_token(client: TestClient) -> str:
+    response = client.post(
+        "/auth/admin/token", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+@pytest.fixture
+def admin(app: FastAPI, client: TestClient, admin_token: str) -> TestClient:
+    """A client that sends the bootstrap admin's bearer token."""
+    return TestClient(app, headers=bearer(admin_token), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def drain(db: Database) -> Callable[[], int]:
+    """Deliver every due outbox event now (what the worker does in the background)."""
+    from atelier.platform.dispatcher import OutboxDispatcher
+
+    dispatcher = OutboxDispatcher(db, worker_id="test")
+
+    def _drain() -> int:
+        return dispatcher.drain()
+
+    return _drain
+
+
+def assert_problem(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """The response is problem+json with ``status`` (and ``code`` when given)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"] and body["detail"]
+    if code is not None:
+        assert body["code"] == code, body
+    return body
