@@ -39,6 +39,10 @@ def create_app(
 ) -> FastAPI:
     """Build the ASGI app. Tests pass their own settings/database and no background threads."""
     settings = settings or get_settings()
+    if settings.env == "test":
+        from atelier.platform.security import use_fast_hashing
+
+        use_fast_hashing()
     db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
     run_background = settings.embedded_worker if start_background is None else start_background
 

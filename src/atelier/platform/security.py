@@ -14,6 +14,14 @@ from atelier.platform import clock
 from atelier.platform.errors import Unauthorized
 
 _hasher = PasswordHasher()
+
+
+def use_fast_hashing() -> None:
+    """Cheap argon2 parameters for the test suite only (the app calls this when env=test)."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 # Verifying against this when the user does not exist keeps response time independent of
 # whether an email is registered.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-but-a-timing-shield")

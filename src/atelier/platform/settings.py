@@ -12,8 +12,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only defaults. Settings refuse them unless ATELIER_ENV=development.
-DEV_SECRET_KEY = "dev-secret-key-change-me-0123456789abcdef"  # noqa: S105
-DEV_WEBHOOK_SECRET = "dev-webhook-secret-change-me"  # noqa: S105
+DEV_SECRET_KEY = "dev-secret-key-change-me-0123456789abcdef"
+DEV_WEBHOOK_SECRET = "dev-webhook-secret-change-me"
 
 
 class Settings(BaseSettings):
