@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from atelier import __version__
 from atelier.platform.db import Database
 from atelier.platform.http import install_error_handlers
+from atelier.platform.middleware import BodySizeLimit
 from atelier.platform.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,11 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     install_error_handlers(app)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.request_max_bytes,
+        multipart_max_bytes=settings.media_max_bytes * settings.media_max_files + 64 * 1024,
+    )
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
     load_subscribers()

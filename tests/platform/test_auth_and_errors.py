@@ -79,3 +79,20 @@ class TestUnknownRoutes:
     def test_removed_partner_task_routes_do_not_exist(self, client: TestClient) -> None:
         assert_problem(client.post("/partners/tasks/task_1/accept"), 404)
         assert_problem(client.post("/partners/tasks/task_1/finish"), 404)
+
+
+class TestBodySizeLimit:
+    def test_oversized_json_body_is_413(self, client: TestClient) -> None:
+        big = "x" * (1024 * 1024 + 10)
+        response = client.post("/auth/admin/token", json={"email": big, "password": "p"})
+        assert_problem(response, 413, "payload_too_large")
+
+    def test_oversized_chunked_body_is_413(self, client: TestClient) -> None:
+        def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(20):
+                yield b"a" * (64 * 1024)
+
+        response = client.post(
+            "/auth/admin/token", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert_problem(response, 413, "payload_too_large")

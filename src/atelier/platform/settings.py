@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
     media_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    media_max_files: int = Field(default=10, ge=1, le=100)
+    request_max_bytes: int = Field(default=1024 * 1024, gt=0)
     media_allowed_types: list[str] = [
         "image/jpeg",
         "image/png",
