@@ -1,0 +1,482 @@
+"""Completing a run: yield check, consumption commit, finished-goods output, cascade.
+
+Everything happens in the caller's transaction under the run's row lock. Inventory moves at
+most once per run whatever races happen, because every movement carries a ledger idempotency key
+(``clog:<log id>`` for consumption, ``run_output:<run id>`` for output) that the database keeps
+unique; the status check under the lock makes the second completer see ``completed``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from atelier.catalog.models import DesignStatus, ProductVariant
+from atelier.inventory.consumption_schemas import ConsumptionCreate
+from atelier.inventory.models import ConsumptionLog, MovementReason, QuantityBasis
+from atelier.platform import clock
+from atelier.platform.actors import Actor
+from atelier.platform.errors import Conflict, Invalid
+from atelier.production import transitions
+from atelier.production.lifecycle import Action, RunStatus
+from atelier.production.models import ProductionRun, RunType
+
+log = logging.getLogger(__name__)
+
+CompletionSource = Literal["partner", "admin", "tasks", "cascade"]
+MAX_PIECES = 1_000_000_000
+
+
+class RejectionReason(StrEnum):
+    STITCHING_DEFECT = "stitching_defect"
+    FABRIC_FLAW = "fabric_flaw"
+    COLOR_MISMATCH = "color_mismatch"
+    SIZING_ERROR = "sizing_error"
+    PRINT_DEFECT = "print_defect"
+    MATERIAL_DAMAGE = "material_damage"
+    QUALITY_BELOW_STANDARD = "quality_below_standard"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputCheck:
+    """Result of ``check_completion_output``: ``ok`` or a refusal with a stable code."""
+
+    ok: bool
+    code: str = "ok"
+    detail: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+OUTPUT_OK = OutputCheck(True)
+
+
+def check_completion_output(
+    quantity: int | None,
+    produced: int | None,
+    rejected: int,
+    allow_shortfall: bool,
+    explanation: str | None,
+    *,
+    rejection_reason: str | None = None,
+) -> OutputCheck:
+    """Whether a reported yield can close a run of ``quantity`` pieces (pure; table-tested).
+
+    Good output is ``produced - rejected``, so rejected pieces are a part of the produced ones.
+    Coverage follows SPEC §5 literally: ``produced + rejected`` must reach the run quantity
+    unless the shortfall is allowed *and* explained.
+    """
+    if produced is None:
+        return OutputCheck(False, "produced_quantity_required", "produced_quantity is required")
+    if produced < 0 or produced > MAX_PIECES:
+        return OutputCheck(
+            False, "invalid_produced_quantity", f"produced_quantity must be 0..{MAX_PIECES}"
+        )
+    if rejected < 0 or rejected > MAX_PIECES:
+        return OutputCheck(
+            False, "invalid_rejected_quantity", f"rejected_quantity must be 0..{MAX_PIECES}"
+        )
+    if rejected > produced:
+        return OutputCheck(
+            False,
+            "rejected_exceeds_produced",
+            f"rejected_quantity ({rejected}) cannot exceed produced_quantity ({produced}); "
+            "rejected pieces are counted inside the produced ones",
+        )
+    if rejected > 0 and not rejection_reason:
+        return OutputCheck(
+            False,
+            "rejection_reason_required",
+            "rejection_reason is required when rejected_quantity is greater than 0",
+        )
+    if quantity is not None and produced + rejected < quantity:
+        short = quantity - produced - rejected
+        if not allow_shortfall:
+            return OutputCheck(
+                False,
+                "shortfall_not_allowed",
+                f"produced ({produced}) + rejected ({rejected}) is {short} short of the run "
+                f"quantity ({quantity}); report the full quantity or set allow_shortfall with "
+                "an explanation",
+            )
+        if not (explanation and explanation.strip()):
+            return OutputCheck(
+                False,
+                "shortfall_explanation_required",
+                f"the output is {short} short of the run quantity ({quantity}); allow_shortfall "
+                "needs an explanation in notes, rejection_reason or rejection_notes",
+            )
+    return OUTPUT_OK
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionResult:
+    run: ProductionRun
+    consumptions_logged: int
+    already: bool
+    consumptions_committed: int = 0
+    # Set when a task-driven completion found the run in a state that cannot complete.
+    skipped_reason: str | None = None
+
+    @property
+    def message(self) -> str:
+        if self.already:
+            return "Already completed"
+        if self.skipped_reason:
+            return f"Not completed: {self.skipped_reason}"
+        good = (self.run.produced_quantity or 0) - (self.run.rejected_quantity or 0)
+        return f"Production run completed ({good} good, {self.run.rejected_quantity or 0} rejected)"
+
+
+def complete_run(
+    session: Session,
+    run: ProductionRun,
+    *,
+    actor: Actor,
+    produced_quantity: int | None,
+    rejected_quantity: int | None = 0,
+    rejection_reason: str | None = None,
+    rejection_notes: str | None = None,
+    notes: str | None = None,
+    allow_shortfall: bool = False,
+    consumptions: Sequence[ConsumptionCreate] = (),
+    source: CompletionSource = "partner",
+) -> CompletionResult:
+    """Complete ``run`` with its yield, commit its consumption and stock its good output, once.
+
+    ``source="tasks"``/``"cascade"``: the task-driven path; never raises for state, stamps missing
+    milestone timestamps and takes the last reported produced quantity (else the run quantity).
+    """
+    run = transitions.lock_run(session, run.id)
+    driven = source in ("tasks", "cascade")
+    status = RunStatus(run.status)
+    if status is RunStatus.COMPLETED:
+        if driven:
+            return CompletionResult(run, 0, already=True)
+        raise Conflict("the run is already completed", code="already_completed")
+    if driven:
+        if status not in (RunStatus.SENT_TO_PARTNER, RunStatus.IN_PROGRESS):
+            log.info(
+                "task-driven completion skipped",
+                extra={"run_id": run.id, "status": run.status, "source": source},
+            )
+            return CompletionResult(run, 0, already=False, skipped_reason=f"run is {run.status}")
+    else:
+        transitions.require(session, run, Action.COMPLETE)
+
+    rejected = rejected_quantity or 0
+    if driven:
+        produced, rejected, reason = _driven_yield(session, run, produced_quantity, rejected)
+        rejection_reason = rejection_reason or reason
+        check = check_completion_output(
+            None, produced, rejected, True, "task-driven", rejection_reason=rejection_reason or "-"
+        )
+    else:
+        produced = produced_quantity
+        explanation = " ".join(p for p in (notes, rejection_reason, rejection_notes) if p)
+        check = check_completion_output(
+            run.quantity,
+            produced,
+            rejected,
+            allow_shortfall,
+            explanation,
+            rejection_reason=rejection_reason,
+        )
+    if not check:
+        raise Invalid(check.detail, code=check.code)
+    assert produced is not None  # checked above
+
+    logged = 0
+    if consumptions:
+        from atelier.inventory import consumption
+
+        for entry in consumptions:
+            consumption.log_consumption(session, run, entry, actor=actor, locked=True)
+            logged += 1
+
+    now = clock.now()
+    from_status = run.status
+    for stamp in ("accepted_at", "started_at", "finished_at"):
+        if getattr(run, stamp) is None:
+            setattr(run, stamp, now)
+    run.status = RunStatus.COMPLETED
+    run.completed_at = now
+    run.produced_quantity = produced
+    run.rejected_quantity = rejected
+    run.rejection_reason = rejection_reason if rejected else None
+    run.rejection_notes = rejection_notes
+    if notes is not None:
+        run.completion_notes = notes
+    run.last_activity_at = now
+
+    committed = _commit_consumption(session, run, actor, pieces=produced)
+    output = _stock_output(session, run, actor, good=produced - rejected)
+    data: dict[str, Any] = {
+        "source": source,
+        "produced_quantity": produced,
+        "rejected_quantity": rejected,
+        "good_quantity": produced - rejected,
+        "rejection_reason": run.rejection_reason,
+        "consumptions_logged": logged,
+        "consumptions_committed": committed,
+        "output": output,
+    }
+    if allow_shortfall and run.quantity is not None and produced + rejected < run.quantity:
+        data["shortfall"] = run.quantity - produced - rejected
+    transitions.record_change(
+        session, run, "completed", actor, from_status=from_status, data=data, event="completed"
+    )
+    if run.run_type == RunType.SAMPLE:
+        _move_design(session, run, DesignStatus.APPROVED)
+    session.flush()
+
+    from atelier.production import cascade
+
+    cascade.on_run_completed(session, run, actor)
+    log.info(
+        "production run completed",
+        extra={"run_id": run.id, "partner_id": run.partner_id, "source": source},
+    )
+    return CompletionResult(run, logged, already=False, consumptions_committed=committed)
+
+
+def _driven_yield(
+    session: Session, run: ProductionRun, produced: int | None, rejected: int
+) -> tuple[int, int, str | None]:
+    """Yield for a completion nobody reported: children's totals, last progress, or quantity."""
+    children = session.execute(
+        select(
+            func.count(ProductionRun.id),
+            func.coalesce(func.sum(ProductionRun.produced_quantity), 0),
+            func.coalesce(func.sum(ProductionRun.rejected_quantity), 0),
+        ).where(ProductionRun.parent_run_id == run.id, ProductionRun.status == RunStatus.COMPLETED)
+    ).one()
+    if produced is None and children[0]:
+        return int(children[1]), int(children[2]), RejectionReason.OTHER if children[2] else None
+    if produced is None:
+        produced = run.produced_quantity if run.produced_quantity is not None else run.quantity
+    produced = produced or 0
+    return produced, min(rejected, produced), RejectionReason.OTHER if rejected else None
+
+
+def _commit_consumption(session: Session, run: ProductionRun, actor: Actor, *, pieces: int) -> int:
+    """Commit every uncommitted log of the run and draw its material from the partner location."""
+    from atelier.inventory import service as inventory
+
+    logs = list(
+        session.scalars(
+            select(ConsumptionLog)
+            .where(
+                ConsumptionLog.production_run_id == run.id,
+                ConsumptionLog.is_committed.is_(False),
+            )
+            .order_by(ConsumptionLog.consumed_at, ConsumptionLog.id)
+        )
+    )
+    now = clock.now()
+    committed = 0
+    fallback_location: str | None = None
+    for entry in logs:
+        # Conditional update: a log is committed by exactly one transaction.
+        claimed = session.execute(
+            update(ConsumptionLog)
+            .where(ConsumptionLog.id == entry.id, ConsumptionLog.is_committed.is_(False))
+            .values(is_committed=True, committed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            continue
+        session.refresh(entry)
+        location_id = entry.location_id
+        if location_id is None:
+            if fallback_location is None and run.partner_id is not None:
+                fallback_location = inventory.partner_location(session, run.partner_id).id
+            location_id = fallback_location
+        committed += 1
+        if location_id is None:
+            continue
+        amount = (
+            entry.quantity * pieces
+            if entry.quantity_basis == QuantityBasis.PER_PIECE
+            else (entry.quantity)
+        )
+        inventory.move_stock(
+            session,
+            inventory_item_id=entry.inventory_item_id,
+            location_id=location_id,
+            delta=-amount,
+            reason=MovementReason.CONSUMPTION,
+            idempotency_key=f"clog:{entry.id}",
+            actor=actor,
+            production_run_id=run.id,
+            consumption_log_id=entry.id,
+            note=f"{entry.consumption_type} consumption of run {run.id}",
+        )
+    return committed
+
+
+def output_item_id(session: Session, run: ProductionRun) -> str | None:
+    """The inventory item a run's good output is stocked as: the variant's, else the design's."""
+    if run.variant_id:
+        item = session.scalar(
+            select(ProductVariant.inventory_item_id).where(ProductVariant.id == run.variant_id)
+        )
+        if item:
+            return item
+    from atelier.catalog import service as catalog
+
+    return catalog.get_design(session, run.design_id).output_inventory_item_id
+
+
+def _output_skip_reason(session: Session, run: ProductionRun) -> str | None:
+    """Why this run's output is not finished goods (parents and intermediate stages)."""
+    has_children = session.scalar(
+        select(func.count(ProductionRun.id)).where(ProductionRun.parent_run_id == run.id)
+    )
+    if has_children:
+        return "output is stocked by the child runs"
+    if run.parent_run_id is not None:
+        siblings = session.scalars(
+            select(ProductionRun.depends_on_run_ids).where(
+                ProductionRun.parent_run_id == run.parent_run_id, ProductionRun.id != run.id
+            )
+        )
+        if any(run.id in (deps or []) for deps in siblings):
+            return "intermediate stage: a later stage depends on this run's output"
+    return None
+
+
+def _stock_output(
+    session: Session, run: ProductionRun, actor: Actor, *, good: int
+) -> dict[str, Any]:
+    """Move good output onto the finished-goods level; describe what happened for the audit."""
+    skip = _output_skip_reason(session, run)
+    if skip:
+        return {"moved": False, "reason": skip}
+    item_id = output_item_id(session, run)
+    if item_id is None:
+        return {"moved": False, "reason": "no output inventory item for the variant or design"}
+    if good <= 0:
+        return {"moved": False, "reason": "no good output", "inventory_item_id": item_id}
+    from atelier.inventory import service as inventory
+
+    location = inventory.finished_goods_location(session)
+    movement = inventory.move_stock(
+        session,
+        inventory_item_id=item_id,
+        location_id=location.id,
+        delta=float(good),
+        reason=MovementReason.PRODUCTION_OUTPUT,
+        idempotency_key=f"run_output:{run.id}",
+        actor=actor,
+        production_run_id=run.id,
+        note=f"good output of run {run.id}",
+    )
+    return {
+        "moved": movement is not None,
+        "inventory_item_id": item_id,
+        "location_id": location.id,
+        "quantity": good,
+        **({} if movement is not None else {"reason": "already stocked"}),
+    }
+
+
+def _move_design(session: Session, run: ProductionRun, to_status: DesignStatus) -> None:
+    from atelier.catalog import service as catalog
+
+    if catalog.move_design_status(session, run.design_id, to_status):
+        log.info(
+            "sample run moved its design",
+            extra={"run_id": run.id, "design_id": run.design_id, "to": str(to_status)},
+        )
+
+
+# --- admin corrections after completion --------------------------------------------------------
+
+
+def correct_output(
+    session: Session,
+    run_id: str,
+    *,
+    actor: Actor,
+    reason: str,
+    produced_quantity: int | None = None,
+    rejected_quantity: int | None = None,
+    rejection_reason: str | None = None,
+) -> tuple[ProductionRun, dict[str, Any] | None]:
+    """Correct a completed run's yield; the change in good output is a compensating movement.
+
+    Returns the run and the correction record (``None`` when nothing changed).
+    """
+    run = transitions.lock_run(session, run_id)
+    if run.status != RunStatus.COMPLETED:
+        raise Conflict(
+            f"only a completed run's output can be corrected; the run is {run.status}",
+            code="not_completed",
+        )
+    before_produced = run.produced_quantity or 0
+    before_rejected = run.rejected_quantity or 0
+    produced = before_produced if produced_quantity is None else produced_quantity
+    rejected = before_rejected if rejected_quantity is None else rejected_quantity
+    reason_code = (
+        rejection_reason or run.rejection_reason or (RejectionReason.OTHER if rejected else None)
+    )
+    check = check_completion_output(
+        None, produced, rejected, True, reason, rejection_reason=reason_code
+    )
+    if not check:
+        raise Invalid(check.detail, code=check.code)
+    if produced == before_produced and rejected == before_rejected:
+        return run, None
+
+    corrections = list(run.metadata_.get("output_corrections", []))
+    number = len(corrections) + 1
+    delta = (produced - rejected) - (before_produced - before_rejected)
+    movement: dict[str, Any] = {"moved": False, "quantity": delta}
+    skip = _output_skip_reason(session, run)
+    item_id = None if skip else output_item_id(session, run)
+    if skip:
+        movement["reason"] = skip
+    elif item_id is None:
+        movement["reason"] = "no output inventory item for the variant or design"
+    elif delta:
+        from atelier.inventory import service as inventory
+
+        location = inventory.finished_goods_location(session)
+        moved = inventory.move_stock(
+            session,
+            inventory_item_id=item_id,
+            location_id=location.id,
+            delta=float(delta),
+            reason=MovementReason.CORRECTION,
+            idempotency_key=f"run_output_correction:{run.id}:{number}",
+            actor=actor,
+            production_run_id=run.id,
+            note=f"output correction #{number}: {reason}"[:2000],
+        )
+        movement.update(moved=moved is not None, inventory_item_id=item_id, location_id=location.id)
+    record = {
+        "number": number,
+        "reason": reason,
+        "before": {"produced_quantity": before_produced, "rejected_quantity": before_rejected},
+        "after": {"produced_quantity": produced, "rejected_quantity": rejected},
+        "good_delta": delta,
+        "movement": movement,
+        "at": clock.now().isoformat(),
+        "by": {"type": actor.type.value, "id": actor.id},
+    }
+    run.produced_quantity = produced
+    run.rejected_quantity = rejected
+    run.rejection_reason = reason_code if rejected else None
+    run.metadata_ = {**run.metadata_, "output_corrections": [*corrections, record]}
+    transitions.record_change(session, run, "output_corrected", actor, data=record, event="updated")
+    session.flush()
+    return run, record
