@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 ROUTER_MODULES: list[str] = [
     "atelier.platform.endpoints_health",
     "atelier.auth.endpoints",
+    "atelier.catalog.endpoints",
+    "atelier.partners.endpoints",
+    "atelier.production.endpoints_admin",
 ]
 
 # Modules that register outbox subscribers when imported.

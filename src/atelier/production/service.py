@@ -1,0 +1,373 @@
+"""Production-run rules: creation, approval with assignments, edits, notes.
+
+Services never commit; the request (or the outbox dispatcher) owns the transaction. Every state
+change goes through ``transitions.lock_run`` + ``require`` + mutate + ``record_change``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from atelier.audit import service as audit
+from atelier.catalog import service as catalog
+from atelier.partners import service as partners
+from atelier.platform import clock, outbox
+from atelier.platform.actors import Actor
+from atelier.platform.errors import Conflict, DomainError, Invalid, not_found
+from atelier.production import transitions
+from atelier.production.lifecycle import Action, RunStatus
+from atelier.production.models import ProductionRun, RunType
+
+log = logging.getLogger(__name__)
+
+
+def capture_snapshot(session: Session, design_id: str) -> dict[str, Any]:
+    """The design as it is now (name, specs, colors, sizes, BOM ...) for a run's snapshot."""
+    design = catalog.get_design(session, design_id)
+    snapshot: dict[str, Any] = catalog.design_snapshot(session, design)
+    return snapshot
+
+
+def _check_order_refs(session: Session, order_id: str | None, line_id: str | None) -> None:
+    from atelier.orders.models import Order, OrderLineItem
+
+    if order_id is not None and session.get(Order, order_id) is None:
+        raise not_found("order", order_id)
+    if line_id is not None:
+        line = session.get(OrderLineItem, line_id)
+        if line is None:
+            raise not_found("order_line_item", line_id)
+        if order_id is not None and line.order_id != order_id:
+            raise not_found("order_line_item", line_id)
+
+
+def create_run(
+    session: Session,
+    *,
+    design_id: str,
+    actor: Actor,
+    partner_id: str | None = None,
+    quantity: int | None = None,
+    run_type: str = RunType.PRODUCTION,
+    role: str | None = None,
+    product_id: str | None = None,
+    variant_id: str | None = None,
+    order_id: str | None = None,
+    order_line_item_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    status: RunStatus = RunStatus.PENDING_REVIEW,
+    parent_run_id: str | None = None,
+    snapshot: dict[str, Any] | None = None,
+    emit_event: bool = True,
+) -> ProductionRun:
+    """Create a run (``pending_review`` by default) with a snapshot of its design; 404 on refs.
+
+    A second run for the same ``order_line_item_id`` is refused with 409 by the database.
+    """
+    if snapshot is None:
+        snapshot = capture_snapshot(session, design_id)
+    if partner_id is not None:
+        partners.get_partner(session, partner_id)
+    if order_id is not None or order_line_item_id is not None:
+        _check_order_refs(session, order_id, order_line_item_id)
+    run = ProductionRun(
+        design_id=design_id,
+        partner_id=partner_id,
+        quantity=quantity,
+        run_type=str(run_type),
+        role=role,
+        product_id=product_id,
+        variant_id=variant_id,
+        order_id=order_id,
+        order_line_item_id=order_line_item_id,
+        metadata_=dict(metadata or {}),
+        status=str(status),
+        parent_run_id=parent_run_id,
+        snapshot=snapshot,
+        captured_at=clock.now(),
+        depends_on_run_ids=[],
+        dispatch_template_names=[],
+        dispatch_template_ids=[],
+        dispatched_template_ids=[],
+        reminder_counts={},
+    )
+    if order_line_item_id is not None:
+        try:
+            with session.begin_nested():
+                session.add(run)
+                session.flush()
+        except IntegrityError as exc:
+            raise Conflict(
+                f"order line {order_line_item_id!r} already has a production run",
+                code="duplicate_order_line",
+            ) from exc
+    else:
+        session.add(run)
+        session.flush()
+    record_created(session, run, actor, emit_event=emit_event)
+    log.info(
+        "production run created",
+        extra={"run_id": run.id, "design_id": design_id, "partner_id": partner_id},
+    )
+    return run
+
+
+def record_created(
+    session: Session, run: ProductionRun, actor: Actor, *, emit_event: bool = True
+) -> None:
+    """Audit the creation of ``run`` and queue ``production_run.created``."""
+    audit.record(session, run.id, "created", actor, to_status=run.status)
+    if emit_event:
+        outbox.emit(session, "production_run.created", transitions.event_payload(run, actor))
+
+
+# --- approval ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentSpec:
+    """One child of a split approval (service-level mirror of ``schemas.Assignment``)."""
+
+    partner_id: str
+    quantity: int
+    role: str | None = None
+    order: int | None = None
+    template_names: tuple[str, ...] = ()
+    template_ids: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class DispatchReport:
+    dispatched: list[str] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    deferred_for_ordering: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dispatched": self.dispatched,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "deferred_for_ordering": self.deferred_for_ordering,
+        }
+
+
+@dataclass(slots=True)
+class ApprovalResult:
+    run: ProductionRun
+    children: list[ProductionRun]
+    dispatch: DispatchReport
+
+
+def approve_run(
+    session: Session,
+    run_id: str,
+    *,
+    actor: Actor,
+    assignments: Sequence[AssignmentSpec] | None = None,
+    template_names: Sequence[str] | None = None,
+    template_ids: Sequence[str] | None = None,
+    auto_dispatch: bool = True,
+) -> ApprovalResult:
+    """Approve a draft/pending run; with ``assignments`` also create one approved child each.
+
+    Children with template intent and nothing to wait on are dispatched at once (each in its own
+    SAVEPOINT so a failed dispatch keeps the approval). Raises 409/404/422 before writing.
+    """
+    run = transitions.lock_run(session, run_id)
+    transitions.require(session, run, Action.APPROVE)
+    specs = list(assignments or [])
+    if specs:
+        _validate_assignments(session, run, specs)
+    elif template_names or template_ids:
+        run.dispatch_template_names = list(template_names or [])
+        run.dispatch_template_ids = list(template_ids or [])
+
+    before = run.status
+    run.status = RunStatus.APPROVED
+    transitions.record_change(
+        session,
+        run,
+        "approved",
+        actor,
+        from_status=before,
+        data={"assignments": len(specs)} if specs else {},
+        event="approved",
+    )
+    children = _create_children(session, run, specs, actor) if specs else []
+    report = DispatchReport()
+    if auto_dispatch:
+        targets = children if specs else [run]
+        report = dispatch_approved(session, targets, actor)
+    log.info(
+        "production run approved",
+        extra={"run_id": run.id, "children": len(children), "partner_id": run.partner_id},
+    )
+    return ApprovalResult(run, children, report)
+
+
+def _validate_assignments(
+    session: Session, run: ProductionRun, specs: Sequence[AssignmentSpec]
+) -> None:
+    for spec in specs:
+        partners.get_partner(session, spec.partner_id)
+    total = sum(spec.quantity for spec in specs)
+    if run.quantity is None:
+        # An omitted parent quantity becomes the sum of its assignments.
+        run.quantity = total
+    elif total != run.quantity:
+        raise Invalid(
+            f"assignment quantities add up to {total} but the run quantity is {run.quantity}",
+            code="assignment_quantity_mismatch",
+        )
+
+
+def _create_children(
+    session: Session, parent: ProductionRun, specs: Sequence[AssignmentSpec], actor: Actor
+) -> list[ProductionRun]:
+    snapshot = capture_snapshot(session, parent.design_id)
+    groups = sorted({spec.order or 0 for spec in specs})
+    group_index = {value: index for index, value in enumerate(groups)}
+    children_by_group: dict[int, list[ProductionRun]] = {}
+    children: list[ProductionRun] = []
+    metadata: dict[str, Any] = {"split_from": parent.id}
+    if parent.order_line_item_id:
+        metadata["order_line_item_id"] = parent.order_line_item_id
+    for spec in specs:
+        index = group_index[spec.order or 0]
+        earlier = [c.id for g in range(index) for c in children_by_group.get(g, [])]
+        child = ProductionRun(
+            design_id=parent.design_id,
+            partner_id=spec.partner_id,
+            quantity=spec.quantity,
+            role=spec.role,
+            run_type=parent.run_type,
+            status=RunStatus.APPROVED,
+            parent_run_id=parent.id,
+            order_id=parent.order_id,
+            product_id=parent.product_id,
+            variant_id=parent.variant_id,
+            depends_on_run_ids=earlier,
+            sequence=index if len(groups) > 1 else None,
+            snapshot=snapshot,
+            captured_at=clock.now(),
+            dispatch_template_names=list(spec.template_names),
+            dispatch_template_ids=list(spec.template_ids),
+            dispatched_template_ids=[],
+            reminder_counts={},
+            metadata_=dict(metadata),
+        )
+        session.add(child)
+        session.flush()
+        children_by_group.setdefault(index, []).append(child)
+        children.append(child)
+        audit.record(
+            session,
+            child.id,
+            "created",
+            actor,
+            to_status=child.status,
+            data={"parent_run_id": parent.id, "assignment": True},
+        )
+        outbox.emit(session, "production_run.created", transitions.event_payload(child, actor))
+        outbox.emit(session, "production_run.approved", transitions.event_payload(child, actor))
+    for partner_id in dict.fromkeys(spec.partner_id for spec in specs):
+        catalog.link_partner(session, parent.design_id, partner_id)
+    return children
+
+
+def _dispatch_module() -> Any | None:
+    # production.dispatch belongs to the tasks engineer and imports this module's neighbours;
+    # importing it at call time avoids an import cycle and tolerates its absence.
+    try:
+        return importlib.import_module("atelier.production.dispatch")
+    except ModuleNotFoundError as exc:
+        if exc.name != "atelier.production.dispatch":
+            raise
+        return None
+
+
+def dispatch_approved(
+    session: Session, runs: Sequence[ProductionRun], actor: Actor
+) -> DispatchReport:
+    """Dispatch each approved run that has template intent and nothing to wait on.
+
+    A failure is reported and rolled back to its SAVEPOINT; the approval stays.
+    """
+    report = DispatchReport()
+    dispatch = _dispatch_module()
+    for run in runs:
+        if run.depends_on_run_ids and transitions.waiting_on(session, run):
+            report.deferred_for_ordering = True
+            report.skipped.append({"production_run_id": run.id, "reason": "deferred for ordering"})
+            continue
+        if not (run.dispatch_template_names or run.dispatch_template_ids):
+            report.skipped.append({"production_run_id": run.id, "reason": "no template intent"})
+            continue
+        if run.partner_id is None:
+            report.skipped.append({"production_run_id": run.id, "reason": "no partner"})
+            continue
+        if dispatch is None:
+            report.skipped.append({"production_run_id": run.id, "reason": "dispatch unavailable"})
+            continue
+        _dispatch_one(session, dispatch, run, actor, report)
+    return report
+
+
+def _dispatch_one(
+    session: Session, dispatch: Any, run: ProductionRun, actor: Actor, report: DispatchReport
+) -> None:
+    savepoint = session.begin_nested()
+    try:
+        outcome = dispatch.dispatch_with_intent(session, run, actor=actor)
+    except DomainError as exc:
+        savepoint.rollback()
+        report.failed.append({"production_run_id": run.id, "reason": exc.detail, "code": exc.code})
+        return
+    except Exception:
+        savepoint.rollback()
+        log.exception("dispatch failed", extra={"run_id": run.id, "partner_id": run.partner_id})
+        report.failed.append({"production_run_id": run.id, "reason": "dispatch failed"})
+        return
+    status = str(getattr(outcome, "status", outcome))
+    reason = getattr(outcome, "reason", None)
+    if status == "dispatched":
+        savepoint.commit()
+        report.dispatched.append(run.id)
+    elif status == "failed":
+        savepoint.rollback()
+        report.failed.append({"production_run_id": run.id, "reason": reason or "dispatch failed"})
+    else:
+        savepoint.commit()
+        report.skipped.append({"production_run_id": run.id, "reason": reason or status})
+
+
+def create_design_runs(
+    session: Session,
+    design_id: str,
+    *,
+    actor: Actor,
+    quantity: int | None = None,
+    run_type: str = RunType.PRODUCTION,
+    assignments: Sequence[AssignmentSpec] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> ApprovalResult:
+    """A parent run for ``design_id``; with ``assignments`` it is approved and split at once."""
+    run = create_run(
+        session,
+        design_id=design_id,
+        actor=actor,
+        quantity=quantity,
+        run_type=run_type,
+        metadata=metadata,
+    )
+    if not assignments:
+        return ApprovalResult(run, [], DispatchReport())
+    return approve_run(session, run.id, actor=actor, assignments=assignments)
