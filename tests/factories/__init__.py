@@ -1,0 +1,1 @@
+"""API-driven test data builders shared by every domain's tests."""

@@ -1,0 +1,230 @@
+"""SQL for designs, bill-of-materials lines, partner links, products and variants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from atelier.catalog.models import (
+    Design,
+    DesignInventoryItem,
+    DesignPartner,
+    Product,
+    ProductVariant,
+)
+from atelier.inventory.models import InventoryItem
+from atelier.platform import clock
+
+_SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
+    "created_at": (Design.created_at.asc(), Design.id.asc()),
+    "-created_at": (Design.created_at.desc(), Design.id.desc()),
+    "updated_at": (Design.updated_at.asc(), Design.id.asc()),
+    "-updated_at": (Design.updated_at.desc(), Design.id.desc()),
+    "name": (Design.name.asc(), Design.id.asc()),
+    "-name": (Design.name.desc(), Design.id.desc()),
+}
+
+
+def like_pattern(text: str) -> str:
+    """A case-insensitive LIKE pattern matching ``text`` literally (``\\`` is the escape)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+# --- designs ------------------------------------------------------------------------------------
+
+
+def get_design(session: Session, design_id: str) -> Design | None:
+    return session.get(Design, design_id)
+
+
+def list_designs(
+    session: Session, *, status: str | None, q: str | None, sort: str, limit: int, offset: int
+) -> tuple[Sequence[Design], int]:
+    query = select(Design)
+    if status is not None:
+        query = query.where(Design.status == status)
+    if q:
+        query = query.where(func.lower(Design.name).like(like_pattern(q), escape="\\"))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(*_SORTS[sort]).limit(limit).offset(offset)).all()
+    return rows, count
+
+
+def bom_lines(session: Session, design_id: str) -> list[dict[str, Any]]:
+    """BOM lines joined with their inventory item, oldest first."""
+    rows = session.execute(
+        select(
+            DesignInventoryItem.id,
+            DesignInventoryItem.inventory_item_id,
+            DesignInventoryItem.planned_quantity,
+            InventoryItem.sku,
+            InventoryItem.title,
+            InventoryItem.unit_of_measure,
+        )
+        .join(InventoryItem, InventoryItem.id == DesignInventoryItem.inventory_item_id)
+        .where(DesignInventoryItem.design_id == design_id)
+        .order_by(DesignInventoryItem.created_at, DesignInventoryItem.id)
+    ).all()
+    return [
+        {
+            "id": row.id,
+            "inventory_item_id": row.inventory_item_id,
+            "planned_quantity": row.planned_quantity,
+            "sku": row.sku,
+            "title": row.title,
+            "unit_of_measure": row.unit_of_measure,
+        }
+        for row in rows
+    ]
+
+
+def bom_item_ids(session: Session, design_id: str) -> set[str]:
+    return set(
+        session.scalars(
+            select(DesignInventoryItem.inventory_item_id).where(
+                DesignInventoryItem.design_id == design_id
+            )
+        )
+    )
+
+
+def existing_item_ids(session: Session, item_ids: Iterable[str]) -> set[str]:
+    ids = list(item_ids)
+    if not ids:
+        return set()
+    return set(session.scalars(select(InventoryItem.id).where(InventoryItem.id.in_(ids))))
+
+
+def bom_line(session: Session, design_id: str, item_id: str) -> DesignInventoryItem | None:
+    return session.scalars(
+        select(DesignInventoryItem).where(
+            DesignInventoryItem.design_id == design_id,
+            DesignInventoryItem.inventory_item_id == item_id,
+        )
+    ).one_or_none()
+
+
+def set_bom_quantity(session: Session, design_id: str, item_id: str, quantity: float) -> bool:
+    """Update an existing line; False when the design has no line for the item."""
+    result = session.execute(
+        update(DesignInventoryItem)
+        .where(
+            DesignInventoryItem.design_id == design_id,
+            DesignInventoryItem.inventory_item_id == item_id,
+        )
+        .values(planned_quantity=quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def delete_bom_line(session: Session, design_id: str, item_id: str) -> bool:
+    result = session.execute(
+        delete(DesignInventoryItem)
+        .where(
+            DesignInventoryItem.design_id == design_id,
+            DesignInventoryItem.inventory_item_id == item_id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def linked_partner_ids(session: Session, design_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(DesignPartner.partner_id)
+            .where(DesignPartner.design_id == design_id)
+            .order_by(DesignPartner.created_at, DesignPartner.partner_id)
+        )
+    )
+
+
+def is_linked(session: Session, design_id: str, partner_id: str) -> bool:
+    found = session.scalar(
+        select(DesignPartner.partner_id).where(
+            DesignPartner.design_id == design_id, DesignPartner.partner_id == partner_id
+        )
+    )
+    return found is not None
+
+
+def touch_design(session: Session, design_id: str) -> None:
+    session.execute(
+        update(Design)
+        .where(Design.id == design_id)
+        .values(updated_at=clock.now())
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def move_status(session: Session, design_id: str, to_status: str, frozen: Iterable[str]) -> bool:
+    """Conditional update: changes the status unless it is already ``to_status`` or frozen."""
+    result = session.execute(
+        update(Design)
+        .where(
+            Design.id == design_id,
+            Design.status != to_status,
+            Design.status.not_in(list(frozen)),
+        )
+        .values(status=to_status, updated_at=clock.now())
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+# --- products -----------------------------------------------------------------------------------
+
+
+def get_product(session: Session, product_id: str) -> Product | None:
+    return session.scalars(
+        select(Product).where(Product.id == product_id).options(selectinload(Product.variants))
+    ).one_or_none()
+
+
+def list_products(
+    session: Session, *, design_id: str | None, q: str | None, limit: int, offset: int
+) -> tuple[Sequence[Product], int]:
+    query = select(Product)
+    if design_id is not None:
+        query = query.where(Product.design_id == design_id)
+    if q:
+        query = query.where(func.lower(Product.title).like(like_pattern(q), escape="\\"))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(selectinload(Product.variants))
+        .order_by(Product.created_at.desc(), Product.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return rows, count
+
+
+def existing_design_ids(session: Session, design_ids: Iterable[str]) -> set[str]:
+    ids = list(set(design_ids))
+    if not ids:
+        return set()
+    return set(session.scalars(select(Design.id).where(Design.id.in_(ids))))
+
+
+def taken_skus(session: Session, skus: Iterable[str]) -> set[str]:
+    wanted = list(set(skus))
+    if not wanted:
+        return set()
+    return set(
+        s
+        for s in session.scalars(select(ProductVariant.sku).where(ProductVariant.sku.in_(wanted)))
+        if s is not None
+    )
+
+
+def get_variant(session: Session, variant_id: str) -> ProductVariant | None:
+    return session.get(ProductVariant, variant_id)
+
+
+def product_design_id(session: Session, product_id: str) -> str | None:
+    return session.scalar(select(Product.design_id).where(Product.id == product_id))
