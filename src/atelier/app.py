@@ -23,8 +23,6 @@ ROUTER_MODULES: list[str] = [
     "atelier.auth.endpoints",
     "atelier.catalog.endpoints",
     "atelier.partners.endpoints",
-    "atelier.catalog.endpoints",
-    "atelier.partners.endpoints",
     "atelier.production.endpoints_admin",
 ]
 
