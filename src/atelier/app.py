@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 ROUTER_MODULES: list[str] = [
     "atelier.platform.endpoints_health",
     "atelier.auth.endpoints",
+    "atelier.inventory.endpoints",
+    "atelier.orders.endpoints",
     "atelier.catalog.endpoints",
     "atelier.partners.endpoints",
     "atelier.production.endpoints_admin",

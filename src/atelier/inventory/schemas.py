@@ -1,0 +1,150 @@
+"""Request and response bodies for inventory items, stock locations, levels and movements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from atelier.platform.schemas import (
+    EntityId,
+    InputSchema,
+    Metadata,
+    Name,
+    OutputSchema,
+    ShortText,
+)
+
+_MAX = 1_000_000_000
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Sku = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+    AfterValidator(_no_nul),
+]
+UnitOfMeasure = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32),
+    AfterValidator(_no_nul),
+]
+# A counted level: never negative when set by hand (consumption may still drive it below zero).
+CountedQuantity = Annotated[float, Field(ge=0, le=_MAX, allow_inf_nan=False)]
+LocationKindName = Literal["warehouse", "partner", "finished_goods"]
+ReasonName = Literal["adjustment", "consumption", "production_output", "correction"]
+
+
+class InventoryItemCreate(InputSchema):
+    sku: Sku
+    title: Name
+    unit_of_measure: UnitOfMeasure
+    metadata: Metadata | None = None
+
+
+class StockLocationCreate(InputSchema):
+    name: Name
+    partner_id: EntityId | None = None
+    kind: LocationKindName | None = None
+
+
+class LevelSet(InputSchema):
+    location_id: EntityId
+    stocked_quantity: CountedQuantity
+    note: ShortText | None = None
+
+
+class InventoryItemOut(OutputSchema):
+    id: str
+    sku: str
+    title: str
+    unit_of_measure: str
+    metadata: dict[str, Any] = Field(validation_alias="metadata_")
+    created_at: datetime
+    updated_at: datetime
+
+
+class StockLocationOut(OutputSchema):
+    id: str
+    name: str
+    kind: str
+    code: str | None
+    partner_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class InventoryLevelOut(OutputSchema):
+    id: str
+    inventory_item_id: str
+    location_id: str
+    location_name: str | None = None
+    location_kind: str | None = None
+    stocked_quantity: float
+    created_at: datetime
+    updated_at: datetime
+
+
+class InventoryMovementOut(OutputSchema):
+    id: str
+    inventory_item_id: str
+    location_id: str
+    quantity_delta: float
+    balance_after: float
+    reason: str
+    production_run_id: str | None
+    consumption_log_id: str | None
+    idempotency_key: str | None
+    actor_type: str | None
+    actor_id: str | None
+    note: str | None
+    created_at: datetime
+
+
+class InventoryItemDetail(InventoryItemOut):
+    levels: list[InventoryLevelOut]
+    movements: list[InventoryMovementOut]
+
+
+class InventoryItemEnvelope(OutputSchema):
+    inventory_item: InventoryItemOut
+
+
+class InventoryItemDetailEnvelope(OutputSchema):
+    inventory_item: InventoryItemDetail
+
+
+class InventoryItemList(OutputSchema):
+    inventory_items: list[InventoryItemOut]
+    count: int
+    limit: int
+    offset: int
+
+
+class StockLocationEnvelope(OutputSchema):
+    stock_location: StockLocationOut
+
+
+class StockLocationList(OutputSchema):
+    stock_locations: list[StockLocationOut]
+    count: int
+    limit: int
+    offset: int
+
+
+class InventoryLevelEnvelope(OutputSchema):
+    inventory_level: InventoryLevelOut
+    movement: InventoryMovementOut | None
+
+
+class InventoryMovementList(OutputSchema):
+    inventory_movements: list[InventoryMovementOut]
+    count: int
+    limit: int
+    offset: int
