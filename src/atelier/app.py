@@ -26,6 +26,8 @@ ROUTER_MODULES: list[str] = [
     "atelier.catalog.endpoints",
     "atelier.partners.endpoints",
     "atelier.production.endpoints_admin",
+    "atelier.notifications.endpoints_admin",
+    "atelier.auth.endpoints_deeplink",
 ]
 
 # Modules that register outbox subscribers when imported.

@@ -16,6 +16,7 @@ from atelier.audit import service as audit
 from atelier.platform import outbox
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Conflict, not_found
+from atelier.production.gates import refresh_gate
 from atelier.production.lifecycle import Action, LifecyclePolicy, RunFacts, RunStatus, check
 from atelier.production.models import PolicySetting, ProductionRun
 
@@ -122,6 +123,7 @@ def record_change(
 
     ``from_status`` is the status before the change (``None`` when it did not change).
     """
+    refresh_gate(run)  # keep current_gate/gate_deadline_at in step with every change
     to_status = run.status if from_status is not None and from_status != run.status else None
     audit.record(
         session,

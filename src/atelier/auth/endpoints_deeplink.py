@@ -1,0 +1,68 @@
+"""``GET /partners/wa-auth?wa_token=...``: WhatsApp deep-link sign-in."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from atelier.auth.deeplinks import redeem_wa_token
+from atelier.platform.deps import SESSION_COOKIE, AppSettings, DbSession
+from atelier.platform.schemas import OutputSchema
+
+router = APIRouter(tags=["auth"])
+
+
+class WaAuthResponse(OutputSchema):
+    token: str
+    token_type: str = "bearer"
+    partner_id: str
+    production_run_id: str
+    redirect_to: str
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    return "application/json" in accept and "text/html" not in accept
+
+
+@router.get(
+    "/partners/wa-auth",
+    response_model=WaAuthResponse,
+    responses={303: {"description": "signed in; redirect to the run in the partner portal"}},
+)
+def wa_auth(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    wa_token: Annotated[str, Query(min_length=1, max_length=4096)],
+) -> Response:
+    """Redeem a WhatsApp deep link: a partner session for the run's partner.
+
+    ``Accept: application/json`` answers the session token as JSON; browsers get a 303 redirect
+    to the run in the portal with the session cookie set.
+    """
+    result = redeem_wa_token(session, settings, wa_token)
+    if _wants_json(request):
+        body = WaAuthResponse(
+            token=result.token,
+            partner_id=result.partner_id,
+            production_run_id=result.production_run_id,
+            redirect_to=result.redirect_to,
+        )
+        return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-store"})
+    response = RedirectResponse(result.redirect_to, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        result.token,
+        max_age=int(settings.token_ttl.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_base_url.lower().startswith("https://"),
+        path="/",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    # The link token sits in the URL; keep it out of any Referer sent from the portal page.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
