@@ -55,7 +55,7 @@ def create_design(admin: TestClient, **overrides: Any) -> dict[str, Any]:
 def set_bom(
     admin: TestClient, design_id: str, items: dict[str, float] | list[tuple[str, float]]
 ) -> dict[str, Any]:
-    """POST /admin/designs/:id/inventory with ``{item_id: planned_quantity}``; returns the design."""
+    """POST /admin/designs/:id/inventory with ``{item_id: planned_quantity}``; returns design."""
     pairs = items.items() if isinstance(items, dict) else items
     payload = {"items": [{"inventory_item_id": i, "planned_quantity": q} for i, q in pairs]}
     response = admin.post(f"/admin/designs/{design_id}/inventory", json=payload)

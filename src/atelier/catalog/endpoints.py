@@ -34,7 +34,7 @@ def _no_nul(value: str | None) -> str | None:
 SearchText = Annotated[
     str | None, Query(max_length=200, description="Search text"), AfterValidator(_no_nul)
 ]
-IdParam = Annotated[str, Path(min_length=1, max_length=64)]
+IdParam = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(_no_nul)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 

@@ -29,7 +29,7 @@ def _no_nul(value: str | None) -> str | None:
     return value
 
 
-IdParam = Annotated[str, Path(min_length=1, max_length=64)]
+IdParam = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(_no_nul)]
 
 router = APIRouter(prefix="/admin/partners", tags=["partners"])
 
