@@ -28,10 +28,13 @@ ROUTER_MODULES: list[str] = [
     "atelier.production.endpoints_admin",
     "atelier.notifications.endpoints_admin",
     "atelier.auth.endpoints_deeplink",
+    "atelier.production.endpoints_dispatch",
+    "atelier.tasks.endpoints_admin",
+    "atelier.tasks.endpoints_partner",
 ]
 
 # Modules that register outbox subscribers when imported.
-SUBSCRIBER_MODULES: list[str] = []
+SUBSCRIBER_MODULES: list[str] = ["atelier.tasks.subscribers"]
 
 
 def load_subscribers() -> None:

@@ -91,6 +91,14 @@ class Task(TimestampMixin, Base):
     cancelled_at: Mapped[datetime | None]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
 
+    # Loaded explicitly (selectinload) by tasks.service; never lazily.
+    subtasks: Mapped[list[Task]] = relationship(
+        lazy="raise", order_by="Task.position", passive_deletes=True
+    )
+    comments: Mapped[list[TaskComment]] = relationship(
+        lazy="raise", order_by="TaskComment.created_at", passive_deletes=True
+    )
+
 
 class TaskComment(Base):
     __tablename__ = "task_comments"

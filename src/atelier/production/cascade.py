@@ -1,0 +1,139 @@
+"""What one run's milestone does to its family: parent progress and completion, and the
+automatic dispatch of dependants (``depends_on_run_ids``) once what they wait on is done."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import String, cast, select
+from sqlalchemy.orm import Session
+
+from atelier.audit import service as audit
+from atelier.platform import clock
+from atelier.platform.actors import Actor
+from atelier.production import gates, transitions
+from atelier.production.lifecycle import TERMINAL, RunStatus
+from atelier.production.models import DispatchState, ProductionRun
+
+log = logging.getLogger(__name__)
+
+
+def on_child_accepted(session: Session, run: ProductionRun, actor: Actor) -> None:
+    """A child was accepted: its non-terminal parent, not yet in progress, moves to
+    ``in_progress`` (the family's work has started)."""
+    if run.parent_run_id is None:
+        return
+    parent = transitions.lock_run(session, run.parent_run_id)
+    if RunStatus(parent.status) in TERMINAL or parent.status == RunStatus.IN_PROGRESS:
+        return
+    # The parent has no partner and is never accepted itself; it follows its children, so the
+    # partner lifecycle (which guards accept/start on a partner's run) does not apply here.
+    from_status = parent.status
+    parent.status = RunStatus.IN_PROGRESS
+    session.flush()
+    transitions.record_change(
+        session,
+        parent,
+        "child_accepted",
+        actor,
+        from_status=from_status,
+        data={"child_run_id": run.id},
+        event="updated",
+    )
+
+
+def on_run_completed(session: Session, run: ProductionRun, actor: Actor) -> None:
+    """``run`` just completed: complete its parent when every child is done, then dispatch
+    dependants whose dependencies are now all completed."""
+    if run.parent_run_id is not None:
+        _maybe_complete_parent(session, run.parent_run_id, run.id, actor)
+    _release_dependants(session, run, actor)
+
+
+def _maybe_complete_parent(session: Session, parent_id: str, child_id: str, actor: Actor) -> None:
+    parent = transitions.lock_run(session, parent_id)
+    if RunStatus(parent.status) in TERMINAL:
+        return
+    statuses = list(
+        session.scalars(
+            select(ProductionRun.status).where(ProductionRun.parent_run_id == parent_id)
+        )
+    )
+    # Cancelled children no longer count (their work was dropped); at least one must be done.
+    live = [s for s in statuses if s != RunStatus.CANCELLED]
+    if not live or any(s != RunStatus.COMPLETED for s in live):
+        return
+    # Parent completion goes around lifecycle.check on purpose: the parent has no partner and is
+    # never accepted/started/finished itself — its work is its children's, all completed now.
+    # Inventory was moved by each child's completion; the parent moves none.
+    from_status = parent.status
+    now = clock.now()
+    parent.status = RunStatus.COMPLETED
+    parent.completed_at = now
+    gates.refresh_gate(parent)
+    session.flush()
+    transitions.record_change(
+        session,
+        parent,
+        "completed",
+        actor,
+        from_status=from_status,
+        data={"via": "children", "last_child_run_id": child_id},
+        event="completed",
+    )
+    log.info("parent run completed by its children", extra={"run_id": parent.id})
+    on_run_completed(session, parent, actor)
+
+
+def _dependants(session: Session, run: ProductionRun) -> list[ProductionRun]:
+    # depends_on_run_ids is a JSON list; matching its text form works on SQLite and PostgreSQL,
+    # then the exact membership is checked in Python.
+    rows = session.scalars(
+        select(ProductionRun)
+        .where(
+            ProductionRun.status == RunStatus.APPROVED,
+            cast(ProductionRun.depends_on_run_ids, String).contains(run.id, autoescape=True),
+        )
+        .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
+    )
+    return [r for r in rows if run.id in (r.depends_on_run_ids or [])]
+
+
+def _release_dependants(session: Session, run: ProductionRun, actor: Actor) -> None:
+    from atelier.production import dispatch
+
+    for dependant in _dependants(session, run):
+        if dependant.dispatch_state != DispatchState.IDLE:
+            continue
+        if transitions.waiting_on(session, dependant):
+            continue
+        if not (dependant.dispatch_template_names or dependant.dispatch_template_ids):
+            audit.record(
+                session,
+                dependant.id,
+                "manual_dispatch_required",
+                actor,
+                data={
+                    "reason": "no template intent",
+                    "released_by_run_id": run.id,
+                },
+            )
+            continue
+        outcome = dispatch.dispatch_with_intent(session, dependant, actor=actor)
+        if outcome.status == "dispatched":
+            log.info(
+                "dependant dispatched",
+                extra={"run_id": dependant.id, "partner_id": dependant.partner_id},
+            )
+            continue
+        audit.record(
+            session,
+            dependant.id,
+            "manual_dispatch_required",
+            actor,
+            data={
+                "reason": outcome.reason,
+                "code": outcome.code,
+                "released_by_run_id": run.id,
+            },
+        )
