@@ -23,22 +23,40 @@ ROUTER_MODULES: list[str] = [
     "atelier.auth.endpoints",
     "atelier.inventory.endpoints",
     "atelier.orders.endpoints",
+    "atelier.orders.endpoints_webhooks",
     "atelier.catalog.endpoints",
     "atelier.partners.endpoints",
     "atelier.production.endpoints_admin",
+    "atelier.production.endpoints_policy",
+    "atelier.production.endpoints_admin_lifecycle",
+    "atelier.production.endpoints_partner",
     "atelier.notifications.endpoints_admin",
     "atelier.auth.endpoints_deeplink",
+    "atelier.media.endpoints_partner",
+    "atelier.media.endpoints_admin",
+    "atelier.media.endpoints_files",
     "atelier.production.endpoints_dispatch",
     "atelier.tasks.endpoints_admin",
     "atelier.tasks.endpoints_partner",
 ]
 
 # Modules that register outbox subscribers when imported.
-SUBSCRIBER_MODULES: list[str] = ["atelier.tasks.subscribers"]
+SUBSCRIBER_MODULES: list[str] = [
+    "atelier.tasks.subscribers",
+    "atelier.production.subscribers",
+]
+
+# Modules that register scheduled jobs (``@scheduled_job``) when imported.
+JOB_MODULES: list[str] = ["atelier.production.jobs"]
 
 
 def load_subscribers() -> None:
     for name in SUBSCRIBER_MODULES:
+        importlib.import_module(name)
+
+
+def load_jobs() -> None:
+    for name in JOB_MODULES:
         importlib.import_module(name)
 
 
@@ -92,4 +110,5 @@ def create_app(
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
     load_subscribers()
+    load_jobs()
     return app

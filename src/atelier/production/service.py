@@ -22,6 +22,18 @@ from atelier.platform import clock, outbox
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Conflict, DomainError, Invalid, not_found
 from atelier.production import transitions
+
+# Interventions live in their own module; re-exported so callers use ``production.service``.
+from atelier.production.interventions import (
+    ALREADY_CANCELLED,
+    ALREADY_QUEUED,
+    ReassignResult,
+    add_note,
+    cancel_run,
+    decline_run,
+    reassign_run,
+    update_run,
+)
 from atelier.production.lifecycle import Action, RunStatus
 from atelier.production.models import ProductionRun, RunType
 
@@ -175,6 +187,7 @@ def approve_run(
     template_names: Sequence[str] | None = None,
     template_ids: Sequence[str] | None = None,
     auto_dispatch: bool = True,
+    auto_approved: bool = False,
 ) -> ApprovalResult:
     """Approve a draft/pending run; with ``assignments`` also create one approved child each.
 
@@ -192,14 +205,11 @@ def approve_run(
 
     before = run.status
     run.status = RunStatus.APPROVED
+    data: dict[str, Any] = {"assignments": len(specs)} if specs else {}
+    if auto_approved:
+        data.update(auto_approved=True, template_names=list(run.dispatch_template_names))
     transitions.record_change(
-        session,
-        run,
-        "approved",
-        actor,
-        from_status=before,
-        data={"assignments": len(specs)} if specs else {},
-        event="approved",
+        session, run, "approved", actor, from_status=before, data=data, event="approved"
     )
     children = _create_children(session, run, specs, actor) if specs else []
     report = DispatchReport()
@@ -371,3 +381,24 @@ def create_design_runs(
     if not assignments:
         return ApprovalResult(run, [], DispatchReport())
     return approve_run(session, run.id, actor=actor, assignments=assignments)
+
+
+__all__ = [
+    "ALREADY_CANCELLED",
+    "ALREADY_QUEUED",
+    "ApprovalResult",
+    "AssignmentSpec",
+    "DispatchReport",
+    "ReassignResult",
+    "add_note",
+    "approve_run",
+    "cancel_run",
+    "capture_snapshot",
+    "create_design_runs",
+    "create_run",
+    "decline_run",
+    "dispatch_approved",
+    "reassign_run",
+    "record_created",
+    "update_run",
+]
