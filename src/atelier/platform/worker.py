@@ -1,0 +1,109 @@
+"""Background loops: the outbox dispatcher and the scheduler, in threads.
+
+Used in-process by the app lifespan (embedded mode) and by ``atelier worker`` (any number of
+processes). Both loops are safe to run on several machines at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+from atelier.platform import outbox
+from atelier.platform.db import Database
+from atelier.platform.dispatcher import OutboxDispatcher
+from atelier.platform.ids import ulid
+from atelier.platform.outbox import SubscriberRegistry
+from atelier.platform.scheduler import JobRegistry, Scheduler
+from atelier.platform.scheduler import registry as job_registry
+from atelier.platform.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def worker_identity(kind: str) -> str:
+    """A readable id for leases and slot claims: ``<kind>@<host>:<pid>:<suffix>``."""
+    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{ulid()[-6:]}"
+
+
+class EmbeddedWorker:
+    """A dispatcher thread (woken on commit, else polling) and a scheduler thread."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        registry: SubscriberRegistry = outbox.registry,
+        jobs: JobRegistry = job_registry,
+        scheduler_interval: float = 30.0,
+        run_scheduler: bool = True,
+        kind: str = "embedded",
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        identity = worker_identity(kind)
+        self.dispatcher = OutboxDispatcher(
+            db,
+            worker_id=identity,
+            registry=registry,
+            poll_interval=settings.worker_poll_interval,
+        )
+        self.scheduler = (
+            Scheduler(db, settings, worker_id=identity, jobs=jobs, interval=scheduler_interval)
+            if run_scheduler
+            else None
+        )
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def wake(self) -> None:
+        """Deliver now rather than at the next poll (called after commits that queued events)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._stop.clear()
+        outbox.on_events_committed(self.wake)
+        self._threads.append(
+            threading.Thread(
+                target=self.dispatcher.run_forever,
+                args=(self._stop, self._wake),
+                name="atelier-dispatcher",
+                daemon=True,
+            )
+        )
+        if self.scheduler is not None:
+            self._threads.append(
+                threading.Thread(
+                    target=self.scheduler.run_forever,
+                    args=(self._stop,),
+                    name="atelier-scheduler",
+                    daemon=True,
+                )
+            )
+        for thread in self._threads:
+            thread.start()
+        log.info("background worker started", extra={"worker_id": self.dispatcher.worker_id})
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask both loops to stop and wait for the current round to finish."""
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+        log.info("background worker stopped", extra={"worker_id": self.dispatcher.worker_id})
+
+    def join(self) -> None:
+        """Block until stopped (``atelier worker``); wakes periodically so signals get through."""
+        while not self._stop.wait(0.5):
+            pass
+
+    @property
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
