@@ -173,6 +173,7 @@ def complete_run(
         transitions.require(session, run, Action.COMPLETE)
 
     rejected = rejected_quantity or 0
+    produced: int | None
     if driven:
         produced, rejected, reason = _driven_yield(session, run, produced_quantity, rejected)
         rejection_reason = rejection_reason or reason
@@ -260,11 +261,12 @@ def _driven_yield(
         ).where(ProductionRun.parent_run_id == run.id, ProductionRun.status == RunStatus.COMPLETED)
     ).one()
     if produced is None and children[0]:
-        return int(children[1]), int(children[2]), RejectionReason.OTHER if children[2] else None
+        produced_sum, rejected_sum = int(children[1] or 0), int(children[2] or 0)
+        return produced_sum, rejected_sum, RejectionReason.OTHER if rejected_sum else None
     if produced is None:
         produced = run.produced_quantity if run.produced_quantity is not None else run.quantity
-    produced = produced or 0
-    return produced, min(rejected, produced), RejectionReason.OTHER if rejected else None
+    pieces = produced or 0
+    return pieces, min(rejected, pieces), RejectionReason.OTHER if rejected else None
 
 
 def _commit_consumption(session: Session, run: ProductionRun, actor: Actor, *, pieces: int) -> int:
