@@ -42,17 +42,19 @@ def approved_run(
 ) -> dict[str, Any]:
     """An ``approved`` run with a partner (a design and a partner are created when not given).
 
-    ``template_names`` become the run's dispatch intent; when the tasks engineer's dispatch exists
-    and the templates resolve, approval dispatches the run at once (status ``sent_to_partner``).
-    Returns the run as it is after approval.
+    ``template_names`` (created when missing) become the run's dispatch intent, so approval
+    dispatches the run at once (status ``sent_to_partner``). Returns the run after approval.
     """
-    del client  # kept for a uniform helper signature; everything goes through the admin client
     from tests.factories import catalog
 
     if design_id is None:
         design_id = catalog.create_design(admin)["id"]
     if partner_id is None:
-        partner_id = catalog.create_partner(admin)["id"]
+        partner_id = catalog.create_partner(admin, client or admin).id
+    if template_names:
+        from tests.factories import tasks
+
+        tasks.ensure_templates(admin, template_names)
     run = create_run(admin, design_id=design_id, partner_id=partner_id, quantity=quantity, **fields)
     body: dict[str, Any] = {}
     if template_names:

@@ -1,26 +1,35 @@
-"""Admin production-runs API: create, read, list, approve, edit, cancel, reassign, audit."""
+"""Admin production-runs API: create, read, list, export, approve, edit, cancel, reassign, audit."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.responses import StreamingResponse
 
-from atelier.platform.deps import AdminPrincipal, DbSession
-from atelier.production import service, transitions
+from atelier.audit import service as audit
+from atelier.platform.db import Database
+from atelier.platform.deps import AdminPrincipal, DbSession, get_database
+from atelier.platform.errors import Invalid
+from atelier.platform.schemas import EntityId
+from atelier.production import export, repository, service, transitions, views
+from atelier.production.lifecycle import RunStatus
+from atelier.production.models import RunType
 from atelier.production.schemas import (
     ApproveRequest,
     Assignment,
+    CancelRequest,
     DesignRunsCreate,
+    NoteRequest,
     ProductionRunCreate,
-    ProductionRunRead,
+    ProductionRunUpdate,
+    ReassignRequest,
 )
 
 router = APIRouter(prefix="/admin", tags=["production-runs"])
 
-
-def _run_out(run: Any) -> dict[str, Any]:
-    return ProductionRunRead.model_validate(run).model_dump(mode="json")
+SearchText = Annotated[str, Query(max_length=200)]
+SortParam = Annotated[str, Query(max_length=32, pattern=r"^-?[a-z_]+$")]
 
 
 def _specs(assignments: list[Assignment] | None) -> list[service.AssignmentSpec]:
@@ -39,10 +48,90 @@ def _specs(assignments: list[Assignment] | None) -> list[service.AssignmentSpec]
 
 def _approval_out(result: service.ApprovalResult) -> dict[str, Any]:
     return {
-        "production_run": _run_out(result.run),
-        "children": [_run_out(child) for child in result.children],
+        "production_run": views.run_dict(result.run),
+        "children": [views.run_dict(child) for child in result.children],
         "dispatch": result.dispatch.as_dict(),
     }
+
+
+def list_filters(
+    status_: Annotated[list[str] | None, Query(alias="status", max_length=20)] = None,
+    partner_id: Annotated[EntityId | None, Query()] = None,
+    design_id: Annotated[EntityId | None, Query()] = None,
+    order_id: Annotated[EntityId | None, Query()] = None,
+    run_type: Annotated[RunType | None, Query()] = None,
+    parent_run_id: Annotated[EntityId | None, Query()] = None,
+    include_children: bool = False,
+    q: SearchText | None = None,
+    sort: SortParam = "-created_at",
+) -> repository.RunFilters:
+    """Query parameters shared by the JSON list and the CSV export."""
+    statuses: list[str] = []
+    for raw in status_ or []:
+        for part in raw.split(","):
+            value = part.strip()
+            if not value:
+                continue
+            try:
+                statuses.append(RunStatus(value).value)
+            except ValueError as exc:
+                allowed = ", ".join(s.value for s in RunStatus)
+                raise Invalid(
+                    f"status: unknown status {value!r} (one of: {allowed})",
+                    code="validation_error",
+                ) from exc
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in repository.SORTS:
+        allowed = ", ".join(repository.SORTS)
+        raise Invalid(
+            f"sort: must be one of {allowed} (prefix - for descending)", code="validation_error"
+        )
+    return repository.RunFilters(
+        statuses=tuple(dict.fromkeys(statuses)),
+        partner_id=partner_id,
+        design_id=design_id,
+        order_id=order_id,
+        run_type=run_type.value if run_type else None,
+        parent_run_id=parent_run_id,
+        include_children=include_children,
+        q=(q or "").strip() or None,
+        sort=key,
+        descending=descending,
+    )
+
+
+Filters = Annotated[repository.RunFilters, Depends(list_filters)]
+
+
+@router.get("/production-runs")
+def list_runs(
+    filters: Filters,
+    session: DbSession,
+    admin: AdminPrincipal,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Any:
+    """Runs (top-level unless ``parent_run_id``/``include_children``), filtered and searched."""
+    rows, count = repository.list_runs(session, filters, limit=limit, offset=offset)
+    return {
+        "production_runs": [views.row_dict(row) for row in rows],
+        "count": count,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get("/production-runs/export.csv")
+def export_runs(
+    filters: Filters, admin: AdminPrincipal, database: Annotated[Database, Depends(get_database)]
+) -> StreamingResponse:
+    """The filtered list as CSV (header row first), streamed in batches."""
+    return StreamingResponse(
+        export.csv_stream(database, filters),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="production-runs.csv"'},
+    )
 
 
 @router.post("/production-runs", status_code=status.HTTP_201_CREATED)
@@ -62,14 +151,30 @@ def create_run(body: ProductionRunCreate, session: DbSession, admin: AdminPrinci
         order_line_item_id=body.order_line_item_id,
         metadata=body.metadata,
     )
-    return {"production_run": _run_out(run)}
+    return {"production_run": views.run_dict(run)}
 
 
 @router.get("/production-runs/{run_id}")
 def get_run(run_id: str, session: DbSession, admin: AdminPrincipal) -> Any:
-    """One run."""
-    run = transitions.get_run(session, run_id)
-    return {"production_run": _run_out(run)}
+    """One run with partner, parent, children, tasks and the auto-approval evaluation."""
+    return {"production_run": views.run_detail(session, run_id)}
+
+
+@router.post("/production-runs/{run_id}")
+def update_run(
+    run_id: str, body: ProductionRunUpdate, session: DbSession, admin: AdminPrincipal
+) -> Any:
+    """Edit quantity/role/run_type (before acceptance), metadata, cost estimate and type."""
+    changes = body.model_dump(exclude_unset=True)
+    for name in ("quantity", "role", "run_type"):
+        if name in changes and changes[name] is None:
+            raise Invalid(f"{name}: may not be null", code="validation_error")
+    if "run_type" in changes:
+        changes["run_type"] = str(changes["run_type"])
+    if "cost_type" in changes and changes["cost_type"] is not None:
+        changes["cost_type"] = str(changes["cost_type"])
+    run = service.update_run(session, run_id, changes=changes, actor=admin.actor)
+    return {"production_run": views.run_dict(run)}
 
 
 @router.post("/production-runs/{run_id}/approve")
@@ -104,3 +209,56 @@ def create_design_runs(
         metadata=body.metadata,
     )
     return _approval_out(result)
+
+
+@router.post("/production-runs/{run_id}/cancel")
+def cancel_run(
+    run_id: str, session: DbSession, admin: AdminPrincipal, body: CancelRequest | None = None
+) -> Any:
+    """Cancel the run, its open tasks and unfinished children; twice → "Already cancelled"."""
+    reason = body.reason if body else None
+    run, children, message = service.cancel_run(session, run_id, admin.actor, reason)
+    if message == service.ALREADY_CANCELLED:
+        return {"message": message, "production_run": views.run_dict(run)}
+    return {
+        "production_run": views.run_dict(run),
+        "cancelled_children": [views.run_dict(child) for child in children],
+        "message": message,
+    }
+
+
+@router.post("/production-runs/{run_id}/reassign")
+@router.post("/production-runs/{run_id}/assign-partner")
+def reassign_run(
+    run_id: str, body: ReassignRequest, session: DbSession, admin: AdminPrincipal
+) -> Any:
+    """Give the run to a partner: → approved, dispatch and reminder state reset."""
+    result = service.reassign_run(
+        session, run_id, partner_id=body.partner_id, actor=admin.actor, note=body.note
+    )
+    return {
+        "production_run": views.run_dict(result.run),
+        "previous_partner_id": result.previous_partner_id,
+        "same_partner": result.same_partner,
+    }
+
+
+@router.get("/production-runs/{run_id}/events")
+def run_events(
+    run_id: str,
+    session: DbSession,
+    admin: AdminPrincipal,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Any:
+    """The run's audit timeline, newest first."""
+    transitions.get_run(session, run_id)
+    events = audit.timeline(session, run_id, limit=limit, offset=offset)
+    return {"events": views.events_list(events)}
+
+
+@router.post("/production-runs/{run_id}/notes", status_code=status.HTTP_201_CREATED)
+def add_note(run_id: str, body: NoteRequest, session: DbSession, admin: AdminPrincipal) -> Any:
+    """Add a note to the run's timeline (RunEvent kind ``note``)."""
+    event = service.add_note(session, run_id, note=body.note, actor=admin.actor)
+    return {"event": views.events_list([event])[0]}

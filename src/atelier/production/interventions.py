@@ -162,6 +162,7 @@ def decline_run(
     Declining again by the same partner answers ``"Run already queued for reassignment"``; another
     partner's run is 404; a started run is refused (409 ``already_started``).
     """
+    reason = str(reason)
     if reason not in DECLINE_REASONS:
         allowed = ", ".join(sorted(DECLINE_REASONS))
         raise Invalid(f"reason must be one of: {allowed}", code="invalid_decline_reason")

@@ -353,7 +353,13 @@ def _dispatch_one(
         report.dispatched.append(run.id)
     elif status == "failed":
         savepoint.rollback()
-        report.failed.append({"production_run_id": run.id, "reason": reason or "dispatch failed"})
+        report.failed.append(
+            {
+                "production_run_id": run.id,
+                "reason": reason or "dispatch failed",
+                "code": getattr(outcome, "code", None),
+            }
+        )
     else:
         savepoint.commit()
         report.skipped.append({"production_run_id": run.id, "reason": reason or status})

@@ -1,0 +1,162 @@
+"""SQL for production runs: the admin list (filters, search, sort) and detail look-ups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from atelier.catalog.models import Design
+from atelier.partners.models import Partner
+from atelier.production.models import ProductionRun
+
+_Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
+
+SORTS: dict[str, Any] = {
+    "created_at": ProductionRun.created_at,
+    "updated_at": ProductionRun.updated_at,
+    "status": ProductionRun.status,
+    "quantity": ProductionRun.quantity,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilters:
+    statuses: tuple[str, ...] = ()
+    partner_id: str | None = None
+    design_id: str | None = None
+    order_id: str | None = None
+    run_type: str | None = None
+    parent_run_id: str | None = None
+    include_children: bool = False
+    q: str | None = None
+    sort: str = "created_at"
+    descending: bool = True
+    ids: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    run: ProductionRun
+    design_name: str | None
+    partner_name: str | None
+    partner_handle: str | None
+
+
+def _like_pattern(q: str) -> str:
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+def _conditions(filters: RunFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.statuses:
+        conditions.append(ProductionRun.status.in_(filters.statuses))
+    if filters.partner_id:
+        conditions.append(ProductionRun.partner_id == filters.partner_id)
+    if filters.design_id:
+        conditions.append(ProductionRun.design_id == filters.design_id)
+    if filters.order_id:
+        conditions.append(ProductionRun.order_id == filters.order_id)
+    if filters.run_type:
+        conditions.append(ProductionRun.run_type == filters.run_type)
+    if filters.parent_run_id:
+        conditions.append(ProductionRun.parent_run_id == filters.parent_run_id)
+    elif not filters.include_children:
+        conditions.append(ProductionRun.parent_run_id.is_(None))
+    if filters.q:
+        # Search the small tables (designs, partners) first and filter runs by the matching ids,
+        # so the runs table is filtered on indexed foreign keys instead of joined row by row.
+        pattern = _like_pattern(filters.q)
+        design_ids = select(Design.id).where(func.lower(Design.name).like(pattern, escape="\\"))
+        partner_ids = select(Partner.id).where(
+            or_(
+                func.lower(Partner.name).like(pattern, escape="\\"),
+                func.lower(Partner.handle).like(pattern, escape="\\"),
+            )
+        )
+        conditions.append(
+            or_(
+                func.lower(ProductionRun.id).like(pattern, escape="\\"),
+                ProductionRun.design_id.in_(design_ids),
+                ProductionRun.partner_id.in_(partner_ids),
+            )
+        )
+    return conditions
+
+
+def _ordered(stmt: _Stmt, filters: RunFilters) -> _Stmt:
+    column = SORTS[filters.sort]
+    if filters.descending:
+        return stmt.order_by(column.desc().nulls_last(), ProductionRun.id.desc())
+    return stmt.order_by(column.asc().nulls_first(), ProductionRun.id.asc())
+
+
+def list_runs(
+    session: Session, filters: RunFilters, *, limit: int, offset: int
+) -> tuple[list[RunRow], int]:
+    """One page of runs with design and partner names, and the total count (two queries)."""
+    conditions = _conditions(filters)
+    total = session.scalar(select(func.count()).select_from(ProductionRun).where(*conditions))
+    rows = page_rows(session, filters, limit=limit, offset=offset, conditions=conditions)
+    return rows, int(total or 0)
+
+
+def page_rows(
+    session: Session,
+    filters: RunFilters,
+    *,
+    limit: int,
+    offset: int,
+    conditions: Sequence[ColumnElement[bool]] | None = None,
+) -> list[RunRow]:
+    """Runs joined with their design and partner names (no per-row queries)."""
+    stmt = (
+        select(ProductionRun, Design.name, Partner.name, Partner.handle)
+        .join(Design, Design.id == ProductionRun.design_id)
+        .outerjoin(Partner, Partner.id == ProductionRun.partner_id)
+        .where(*(conditions if conditions is not None else _conditions(filters)))
+    )
+    stmt = _ordered(stmt, filters).limit(limit).offset(offset)
+    return [
+        RunRow(run, dname, pname, phandle) for run, dname, pname, phandle in session.execute(stmt)
+    ]
+
+
+def children_of(session: Session, run_id: str) -> list[ProductionRun]:
+    return list(
+        session.scalars(
+            select(ProductionRun)
+            .where(ProductionRun.parent_run_id == run_id)
+            .order_by(ProductionRun.sequence.asc().nulls_first(), ProductionRun.created_at)
+        )
+    )
+
+
+def names_for(
+    session: Session, design_ids: Sequence[str], partner_ids: Sequence[str]
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Design names and partner (name, handle) for the given ids, in two queries."""
+    designs: dict[str, str] = {}
+    partners: dict[str, tuple[str, str]] = {}
+    if design_ids:
+        designs = {
+            row.id: row.name
+            for row in session.execute(
+                select(Design.id, Design.name).where(Design.id.in_(set(design_ids)))
+            )
+        }
+    if partner_ids:
+        partners = {
+            row.id: (row.name, row.handle)
+            for row in session.execute(
+                select(Partner.id, Partner.name, Partner.handle).where(
+                    Partner.id.in_(set(partner_ids))
+                )
+            )
+        }
+    return designs, partners
