@@ -109,3 +109,43 @@ def finish_all_tasks(
         if task["status"] == "pending":
             partner_task_action(client, headers, task["id"], "accept")
         partner_task_action(client, headers, task["id"], "finish")
+
+
+def approved_run_without_intent(
+    admin: TestClient, *, partner: Any, design_id: str, quantity: int = 10
+) -> dict[str, Any]:
+    """A run created for ``partner`` and approved without template intent (status approved)."""
+    body = {"design_id": design_id, "partner_id": _partner_id(partner), "quantity": quantity}
+    run = _ok(admin.post("/admin/production-runs", json=body), 201)["production_run"]
+    _ok(admin.post(f"/admin/production-runs/{run['id']}/approve", json={}), 200)
+    fetched: dict[str, Any] = _ok(admin.get(f"/admin/production-runs/{run['id']}"), 200)[
+        "production_run"
+    ]
+    assert fetched["status"] == "approved", fetched
+    return fetched
+
+
+def event_kinds(admin: TestClient, run_id: str) -> list[str]:
+    """The run's RunEvent kinds, oldest first."""
+    events = _ok(admin.get(f"/admin/production-runs/{run_id}/events"), 200)["events"]
+    return [e["kind"] for e in reversed(events)]
+
+
+def run_events(admin: TestClient, run_id: str, kind: str) -> list[dict[str, Any]]:
+    """The run's RunEvents of ``kind``, oldest first."""
+    events = _ok(admin.get(f"/admin/production-runs/{run_id}/events"), 200)["events"]
+    return [e for e in reversed(events) if e["kind"] == kind]
+
+
+def outbox_payloads(db: Any, name: str, **match: Any) -> list[dict[str, Any]]:
+    """Payloads of queued outbox events called ``name`` whose payload contains ``match``."""
+    from sqlalchemy import select
+
+    from atelier.platform.models import OutboxEvent
+
+    with db.session(write=False) as session:
+        rows = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.name == name).order_by(OutboxEvent.created_at)
+        ).all()
+        payloads = [dict(r.payload) for r in rows]
+    return [p for p in payloads if all(p.get(k) == v for k, v in match.items())]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from atelier.audit import service as audit
 from atelier.platform import clock
 from atelier.platform.actors import Actor
-from atelier.production import gates, transitions
+from atelier.production import transitions
 from atelier.production.lifecycle import TERMINAL, RunStatus
 from atelier.production.models import DispatchState, ProductionRun
 
@@ -70,7 +70,6 @@ def _maybe_complete_parent(session: Session, parent_id: str, child_id: str, acto
     now = clock.now()
     parent.status = RunStatus.COMPLETED
     parent.completed_at = now
-    gates.refresh_gate(parent)
     session.flush()
     transitions.record_change(
         session,

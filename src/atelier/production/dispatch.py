@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from atelier.platform import clock
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Conflict, DomainError
-from atelier.production import gates, transitions
+from atelier.production import transitions
 from atelier.production.lifecycle import Action, RunStatus
 from atelier.production.models import DispatchState, ProductionRun
 from atelier.tasks import service as tasks_service
@@ -135,7 +135,6 @@ def dispatch_run(
     run.dispatch_started_at = run.dispatch_started_at or now
     run.dispatch_completed_at = now
     run.dispatched_template_ids = [t.id for t in templates]
-    gates.refresh_gate(run)
     session.flush()
     transitions.record_change(
         session,

@@ -20,7 +20,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from atelier.platform import clock, outbox
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Conflict, Invalid, not_found
-from atelier.production.lifecycle import RunStatus
+from atelier.production import transitions
+from atelier.production.lifecycle import WITH_PARTNER, RunStatus
 from atelier.production.models import ProductionRun
 from atelier.tasks import repository as repo
 from atelier.tasks.models import (
@@ -480,10 +481,23 @@ def visible_task(session: Session, task_id: str, partner_id: str | None) -> Task
 
 
 def _locked_task(session: Session, task_id: str, partner_id: str | None) -> Task:
-    task = repo.get_task(session, task_id, for_update=True)
+    """The task locked for a change, after its run: every writer locks run → task in that
+    order (cancel and reassign lock the run before touching its tasks), so no deadlock, and
+    all changes to one run's tasks serialise — the completion check sees them all."""
+    task = repo.get_task(session, task_id)
     if task is None or (partner_id is not None and task.partner_id != partner_id):
         raise not_found("task", task_id)
-    return task
+    if task.production_run_id is not None:
+        run = transitions.lock_run(session, task.production_run_id)
+        if run.status not in WITH_PARTNER:
+            raise Conflict(
+                f"the task's production run is {run.status}; its tasks cannot change now",
+                code="run_not_with_partner",
+            )
+    locked = repo.get_task(session, task_id, for_update=True)
+    if locked is None:  # pragma: no cover - deleted under us (run deleted); same as unknown
+        raise not_found("task", task_id)
+    return locked
 
 
 def _refuse_closed(task: Task, action: str) -> None:
