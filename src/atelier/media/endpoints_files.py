@@ -1,0 +1,58 @@
+"""``GET /media/files/<key>``: serve stored media (local file, or a redirect to S3).
+
+Keys are generated (a ULID per file), never user-supplied paths; anything that is not the shape
+of a generated key answers 404 before touching the file system.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from atelier.media.storage import InvalidKey, check_key, get_storage
+from atelier.media.uploads import EXTENSIONS
+from atelier.platform.deps import AppSettings
+from atelier.platform.errors import NotFound
+
+router = APIRouter(prefix="/media/files", tags=["media"])
+
+_TYPES = {ext: mime for mime, ext in EXTENSIONS.items()}
+_INLINE = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"})
+
+
+def _missing(key: str) -> NotFound:
+    return NotFound("the media file was not found", code="media_file_not_found")
+
+
+@router.get("/{key:path}", response_model=None)
+def serve_media(
+    key: Annotated[str, Path(min_length=1, max_length=512)], settings: AppSettings
+) -> Response:
+    """The stored bytes of a media file (public, like an unguessable object-store URL)."""
+    try:
+        check_key(key)
+    except InvalidKey:
+        raise _missing(key) from None
+    backend = get_storage(settings)
+    remote = backend.download_url(key)
+    if remote is not None:
+        return RedirectResponse(remote, status_code=302, headers={"Cache-Control": "no-store"})
+    path = backend.local_path(key)
+    if path is None:
+        raise _missing(key)
+    suffix = path.suffix.lower()
+    mime = _TYPES.get(suffix, "application/octet-stream")
+    disposition = "inline" if mime in _INLINE else "attachment"
+    return FileResponse(
+        path,
+        media_type=mime,
+        content_disposition_type=disposition,
+        filename=path.name,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "public, max-age=31536000, immutable",
+        },
+    )
