@@ -108,8 +108,8 @@ def ensure_level(session: Session, item_id: str, location_id: str) -> bool:
         stmt: Any = postgresql.insert(InventoryLevel).values(**values).on_conflict_do_nothing()
     else:
         stmt = sqlite.insert(InventoryLevel).values(**values).on_conflict_do_nothing()
-    result = session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    created = session.execute(stmt.returning(InventoryLevel.id)).scalar_one_or_none()
+    return created is not None
 
 
 def lock_level(session: Session, item_id: str, location_id: str) -> InventoryLevel:
