@@ -1,0 +1,143 @@
+"""Concurrent completions move inventory exactly once (real threads; SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from atelier.audit.models import RunEvent
+from atelier.inventory.models import InventoryMovement
+from atelier.platform.actors import Actor
+from atelier.platform.db import Database
+from atelier.production import completion, transitions
+from atelier.tasks.models import Task
+from tests.production.lifecycle_helpers import advance, post_ok
+from tests.production.test_completion import Setup, build, finished_goods
+
+
+def _together(workers: list[Callable[[], Any]]) -> list[Any]:
+    barrier = threading.Barrier(len(workers))
+    results: list[Any] = [None] * len(workers)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = workers[i]()
+        except Exception as exc:  # surfaced through the results list
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(workers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+def _state(db: Database, run_id: str) -> tuple[int, list[str | None]]:
+    with db.session(write=False) as session:
+        completed = session.scalars(
+            select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.kind == "completed")
+        ).all()
+        keys = session.scalars(
+            select(InventoryMovement.idempotency_key).where(
+                InventoryMovement.production_run_id == run_id
+            )
+        ).all()
+    return len(completed), list(keys)
+
+
+def _setup(app: FastAPI, admin: TestClient, client: TestClient) -> Setup:
+    s = build(app, admin, client)
+    advance(s.owner, s.run, to="finish")
+    body = {"inventory_item_id": s.fabric["id"], "quantity": 7}
+    post_ok(s.owner, s.run.url("/consumption-logs"), body, 201)
+    return s
+
+
+class TestConcurrentCompletes:
+    def test_many_simultaneous_completes_move_inventory_once(
+        self, app: FastAPI, admin: TestClient, client: TestClient, db: Database
+    ) -> None:
+        s = _setup(app, admin, client)
+        callers = [
+            TestClient(app, headers=s.run.partner.headers, raise_server_exceptions=False)
+            for _ in range(6)
+        ]
+
+        def complete(c: TestClient) -> int:
+            response = c.post(s.run.url("/complete"), json={"produced_quantity": 10})
+            return response.status_code
+
+        statuses = _together([lambda c=c: complete(c) for c in callers])
+        assert sorted(statuses) == [200, 409, 409, 409, 409, 409], statuses
+        count, keys = _state(db, s.run.id)
+        assert count == 1
+        assert f"run_output:{s.run.id}" in keys
+        assert len(keys) == 2
+        assert finished_goods(admin, s.output["id"]) == 10
+        assert finished_goods(admin, s.fabric["id"]) == 93
+
+    def test_service_level_race_with_task_driven_completion(
+        self, app: FastAPI, admin: TestClient, client: TestClient, db: Database
+    ) -> None:
+        """The API complete and ``complete_run(source="tasks")`` in separate transactions."""
+        s = _setup(app, admin, client)
+
+        def tasks_path() -> bool:
+            with db.session() as session:
+                run = transitions.get_run(session, s.run.id)
+                result = completion.complete_run(
+                    session, run, actor=Actor.system(), produced_quantity=None, source="tasks"
+                )
+                return result.already
+
+        def api_path() -> int:
+            c = TestClient(app, headers=s.run.partner.headers, raise_server_exceptions=False)
+            return c.post(s.run.url("/complete"), json={"produced_quantity": 10}).status_code
+
+        results = _together([tasks_path, api_path, tasks_path])
+        assert not any(isinstance(r, Exception) for r in results), results
+        count, keys = _state(db, s.run.id)
+        assert count == 1
+        assert len(keys) == 2
+        assert finished_goods(admin, s.output["id"]) == 10
+
+    def test_complete_racing_the_last_task_finish(
+        self,
+        app: FastAPI,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        drain: Callable[[], int],
+    ) -> None:
+        s = _setup(app, admin, client)
+        with db.session(write=False) as session:
+            task_ids = list(
+                session.scalars(
+                    select(Task.id).where(
+                        Task.production_run_id == s.run.id, Task.parent_task_id.is_(None)
+                    )
+                )
+            )
+        for task_id in task_ids:
+            post_ok(s.owner, f"/partners/assigned-tasks/{task_id}/finish")
+
+        def api_path() -> int:
+            c = TestClient(app, headers=s.run.partner.headers, raise_server_exceptions=False)
+            return c.post(s.run.url("/complete"), json={"produced_quantity": 10}).status_code
+
+        results = _together([drain, api_path])
+        assert not any(isinstance(r, Exception) for r in results), results
+        assert results[1] in (200, 409)
+        drain()
+        count, keys = _state(db, s.run.id)
+        assert count == 1
+        assert len(keys) == 2
+        assert finished_goods(admin, s.output["id"]) == 10
+        assert finished_goods(admin, s.fabric["id"]) == 93
