@@ -73,3 +73,23 @@ def world(
     run = create_run(admin, design_id=design["id"], partner_id=partner.id, quantity=10)
     set_run(db, run["id"], **(run_fields or dispatched()))
     return World(design, partner, run["id"])
+
+
+def relogin(client: TestClient, partner: PartnerHandle) -> dict[str, str]:
+    """Fresh partner bearer headers (after the frozen clock moved past the token's life)."""
+    response = client.post(
+        "/auth/partner/token", json={"email": partner.email, "password": partner.password}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def admin_headers(client: TestClient) -> dict[str, str]:
+    """Fresh admin bearer headers for the bootstrap admin."""
+    from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    response = client.post(
+        "/auth/admin/token", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
