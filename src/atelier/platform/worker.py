@@ -99,11 +99,6 @@ class EmbeddedWorker:
         self._threads.clear()
         log.info("background worker stopped", extra={"worker_id": self.dispatcher.worker_id})
 
-    def join(self) -> None:
-        """Block until stopped (``atelier worker``); wakes periodically so signals get through."""
-        while not self._stop.wait(0.5):
-            pass
-
     @property
     def running(self) -> bool:
         return any(thread.is_alive() for thread in self._threads)

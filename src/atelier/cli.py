@@ -1,0 +1,231 @@
+"""The ``atelier`` command: serve, worker, migrate, demo, admin."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from atelier.platform.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from atelier.platform.db import Database
+
+app = typer.Typer(
+    help="Atelier: production runs for a garment brand and its partner workshops.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+admin_app = typer.Typer(help="Manage admin users.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        err.print(f"[red]Invalid configuration:[/red]\n{exc}")
+        raise typer.Exit(2) from exc
+
+
+def _configure_logging(settings: Settings) -> None:
+    from atelier.platform.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.log_level.upper() != "DEBUG":
+        # Alembic narrates every plugin and revision at INFO; the Rich status line says enough.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _migrate(settings: Settings) -> None:
+    from atelier.migrations import heads, upgrade
+
+    with console.status(f"Migrating {_safe_url(settings.database_url)} ..."):
+        upgrade(settings.database_url)
+    console.print(f"[green]✓[/green] schema at revision {', '.join(heads())}")
+
+
+def _load_handlers() -> None:
+    """Import every module that registers outbox subscribers or scheduled jobs."""
+    from atelier.app import load_jobs, load_subscribers
+
+    load_subscribers()
+    load_jobs()
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the latest revision."""
+    settings = _settings()
+    _configure_logging(settings)
+    _migrate(settings)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo",
+            help="Load demo data first (default: ATELIER_DEMO_DATA).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Migrate, create the bootstrap admin, optionally load demo data, then serve HTTP.
+
+    With ATELIER_EMBEDDED_WORKER=true (the default) the event dispatcher and the scheduler run
+    inside this process.
+    """
+    import uvicorn
+
+    from atelier.app import create_app
+    from atelier.auth.service import ensure_bootstrap_admin
+    from atelier.platform.db import Database
+
+    settings = _settings()
+    _configure_logging(settings)
+    _migrate(settings)
+    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    with db.session() as session:
+        created = ensure_bootstrap_admin(session, settings)
+    if created is not None:
+        console.print(f"[green]✓[/green] bootstrap admin {created.email} created")
+    if settings.demo_data if demo is None else demo:
+        _load_demo(db)
+    application = create_app(settings, database=db)
+    mode = "embedded worker + scheduler" if settings.embedded_worker else "HTTP only"
+    console.print(f"[bold]Atelier[/bold] on http://{host}:{port} ({mode}); docs at /docs")
+    uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def worker(
+    scheduler: Annotated[
+        bool, typer.Option("--scheduler/--no-scheduler", help="Also run scheduled jobs.")
+    ] = True,
+) -> None:
+    """Run the outbox dispatcher and the scheduler without HTTP. Run as many as you like."""
+    from atelier.platform.db import Database
+    from atelier.platform.worker import EmbeddedWorker
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        console.print(f"{signal.Signals(signum).name}: finishing the current round ...")
+        stop.set()
+
+    # Installed first, so a signal during start-up still means a clean stop.
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    settings = _settings()
+    _configure_logging(settings)
+    _load_handlers()
+    db = Database(settings.database_url, pool_size=max(2, min(settings.db_pool_size, 5)))
+    background = EmbeddedWorker(db, settings, run_scheduler=scheduler, kind="worker")
+    if stop.is_set():
+        raise typer.Exit(0)
+    background.start()
+    console.print(
+        f"[bold]Atelier worker[/bold] {background.dispatcher.worker_id} "
+        f"(dispatcher{' + scheduler' if scheduler else ''}); Ctrl-C to stop"
+    )
+    while not stop.wait(0.5):
+        if not background.running:
+            err.print("[red]background threads died[/red]")
+            raise typer.Exit(1)
+    background.stop()
+    db.dispose()
+    console.print("[green]✓[/green] worker stopped")
+
+
+def _load_demo(db: Database) -> None:
+    from atelier.demo import load_demo
+
+    report = load_demo(db, console=console)
+    console.print(
+        f"[green]✓[/green] demo data: {report.created} created, {report.existing} already there"
+    )
+
+
+@app.command()
+def demo() -> None:
+    """Load demo data (designs, products, partners with users, templates, inventory).
+
+    Idempotent: running it again changes nothing.
+    """
+    from atelier.platform.db import Database
+
+    settings = _settings()
+    _configure_logging(settings)
+    _migrate(settings)
+    db = Database(settings.database_url)
+    try:
+        _load_demo(db)
+    finally:
+        db.dispose()
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="Sign-in email.")],
+    first_name: Annotated[str, typer.Option(help="First name.")],
+    last_name: Annotated[str, typer.Option(help="Last name.")],
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password (at least 8 characters); prompted for when omitted."),
+    ] = None,
+) -> None:
+    """Create an admin user."""
+    from atelier.auth.service import create_admin
+    from atelier.platform.db import Database
+    from atelier.platform.errors import DomainError
+
+    settings = _settings()
+    _configure_logging(settings)
+    if "@" not in email or len(email) > 254:
+        err.print("[red]--email must be an email address[/red]")
+        raise typer.Exit(2)
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not 8 <= len(password) <= 256:
+        err.print("[red]the password must have 8 to 256 characters[/red]")
+        raise typer.Exit(2)
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            user = create_admin(
+                session,
+                email=email,
+                password=password,
+                first_name=first_name.strip()[:200],
+                last_name=last_name.strip()[:200],
+            )
+            user_id, user_email = user.id, user.email
+    except DomainError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    console.print(f"[green]✓[/green] admin {user_email} created ({user_id})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
