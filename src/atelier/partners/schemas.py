@@ -7,7 +7,7 @@ from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, model_validator
 
 from atelier.partners.models import PartnerStatus
 from atelier.platform.schemas import (
@@ -39,6 +39,12 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _normalise_handle(value: Any) -> Any:
+    # Lower-case before the pattern check, so "Loom-House" is the same handle as "loom-house".
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+PartnerHandle = Annotated[Handle, BeforeValidator(_normalise_handle)]
 TimeZone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
@@ -53,7 +59,7 @@ UserRole = Literal["owner", "member"]
 
 class PartnerFields(InputSchema):
     name: Name
-    handle: Handle
+    handle: PartnerHandle
     status: PartnerStatus = PartnerStatus.ACTIVE
     whatsapp_number: Phone | None = None
     whatsapp_verified: bool = False
