@@ -7,11 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from atelier.auth.deeplinks import redeem_wa_token
+from atelier.auth.deeplinks import install_log_redaction, redeem_wa_token
 from atelier.platform.deps import SESSION_COOKIE, AppSettings, DbSession
 from atelier.platform.schemas import OutputSchema
 
 router = APIRouter(tags=["auth"])
+# The link token travels in the query string; keep it out of the server's access log.
+install_log_redaction()
 
 
 class WaAuthResponse(OutputSchema):
