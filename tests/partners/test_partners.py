@@ -369,6 +369,17 @@ class TestAddPartnerUser:
         )
         assert login.json()["partner_id"] == partner.id
 
+    def test_default_role_is_member_without_password(
+        self, admin: TestClient, client: TestClient
+    ) -> None:
+        partner = create_partner(admin, client)
+        response = admin.post(
+            f"/admin/partners/{partner.id}/users",
+            json={"email": "wa@shop.test", "first_name": "Wa", "last_name": ""},
+        )
+        user = response.json()["partner_user"]
+        assert (user["role"], user["has_password"]) == ("member", False)
+
     def test_email_taken_across_partners_is_409(
         self, admin: TestClient, client: TestClient
     ) -> None:
@@ -392,6 +403,7 @@ class TestAddPartnerUser:
         [
             {},
             {"email": "a@b.test"},
+            {"email": "a@b.test", "first_name": "", "last_name": "b"},
             {"email": "bad", "first_name": "a", "last_name": "b"},
             {"email": "a@b.test", "first_name": "a" * 10_000, "last_name": "b"},
             {"email": "a@b.test", "first_name": "a", "last_name": "b", "password": "1"},

@@ -16,7 +16,7 @@ from atelier.partners.schemas import (
     PartnerRead,
     PartnerSummary,
     PartnerUpdate,
-    PartnerUserCreate,
+    PartnerUserAdd,
     PartnerUserEnvelope,
     PartnerUserRead,
 )
@@ -78,7 +78,7 @@ def update_partner(
 
 @router.post("/{partner_id}/users", status_code=201, response_model=PartnerUserEnvelope)
 def add_partner_user(
-    partner_id: IdParam, body: PartnerUserCreate, session: DbSession, _: AdminPrincipal
+    partner_id: IdParam, body: PartnerUserAdd, session: DbSession, _: AdminPrincipal
 ) -> PartnerUserEnvelope:
     """Add another user to the partner (409 ``email_taken``)."""
     user = service.add_user(session, partner_id, body)

@@ -71,11 +71,17 @@ class PartnerFields(InputSchema):
 
 class PartnerUserCreate(InputSchema):
     email: Email
-    first_name: PersonName
+    first_name: Annotated[PersonName, StringConstraints(min_length=1)]
     last_name: PersonName
     password: Password | None = None
     phone: Phone | None = None
     role: UserRole = "owner"
+
+
+class PartnerUserAdd(PartnerUserCreate):
+    """Another user for an existing partner; a ``member`` unless said otherwise."""
+
+    role: UserRole = "member"
 
 
 class PartnerCreate(InputSchema):
