@@ -585,8 +585,10 @@ def complete_subtask(
         parent.status = TaskStatus.IN_PROGRESS
         parent.started_at = parent.started_at or now
     _after_change(session, parent, actor)
-    fresh_subtask = visible_task(session, subtask.id, None)
-    return visible_task(session, parent.id, None), fresh_subtask
+    # Parent first: loading it refreshes its subtasks, which would drop the subtask's own
+    # loaded children if the subtask were loaded before.
+    fresh_parent = visible_task(session, parent.id, None)
+    return fresh_parent, visible_task(session, subtask.id, None)
 
 
 def _after_change(session: Session, task: Task, actor: Actor) -> None:
