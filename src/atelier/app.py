@@ -35,6 +35,8 @@ ROUTER_MODULES: list[str] = [
     "atelier.media.endpoints_partner",
     "atelier.media.endpoints_admin",
     "atelier.media.endpoints_files",
+    "atelier.catalog.endpoints_partner",
+    "atelier.catalog.endpoints_legacy",
     "atelier.production.endpoints_dispatch",
     "atelier.tasks.endpoints_admin",
     "atelier.tasks.endpoints_partner",
