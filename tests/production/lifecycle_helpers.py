@@ -49,6 +49,7 @@ def dispatched(
     design: dict[str, Any] | None = None,
     quantity: int = 10,
     tasks: int = 1,
+    subtasks: int = 0,
     **fields: Any,
 ) -> Dispatched:
     """A run sent to ``partner`` (created when not given) with ``tasks`` tasks."""
@@ -57,7 +58,7 @@ def dispatched(
     run = runs.approved_run(
         admin, design_id=design["id"], partner_id=partner.id, quantity=quantity, **fields
     )
-    names = [template(admin) for _ in range(max(tasks, 1))]
+    names = [template(admin, subtasks=subtasks) for _ in range(max(tasks, 1))]
     response = admin.post(
         f"/admin/production-runs/{run['id']}/send-to-production", json={"template_names": names}
     )

@@ -408,3 +408,12 @@ class TestCorrections:
             s.run.admin_url("/corrections"), json={"produced_quantity": 9, "reason": "x"}
         )
         assert_problem(response, 403)
+
+
+class TestMissingBody:
+    def test_no_body_is_the_same_clear_422(self, s: Setup, admin: TestClient) -> None:
+        body = assert_problem(
+            s.owner.post(s.run.url("/complete")), 422, "produced_quantity_required"
+        )
+        assert body["detail"] == "produced_quantity is required"
+        assert_problem(admin.post(s.run.admin_url("/complete")), 422, "produced_quantity_required")

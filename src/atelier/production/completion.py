@@ -339,20 +339,16 @@ def output_item_id(session: Session, run: ProductionRun) -> str | None:
 
 
 def _output_skip_reason(session: Session, run: ProductionRun) -> str | None:
-    """Why this run's output is not finished goods (parents and intermediate stages)."""
+    """Why this run's output is not stocked: a parent's output is its children's.
+
+    Children split the parent quantity (their quantities add up to it), so each child's good
+    output is finished goods, whatever its order group.
+    """
     has_children = session.scalar(
         select(func.count(ProductionRun.id)).where(ProductionRun.parent_run_id == run.id)
     )
     if has_children:
         return "output is stocked by the child runs"
-    if run.parent_run_id is not None:
-        siblings = session.scalars(
-            select(ProductionRun.depends_on_run_ids).where(
-                ProductionRun.parent_run_id == run.parent_run_id, ProductionRun.id != run.id
-            )
-        )
-        if any(run.id in (deps or []) for deps in siblings):
-            return "intermediate stage: a later stage depends on this run's output"
     return None
 
 
