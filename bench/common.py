@@ -135,12 +135,26 @@ def iso_datetime(value: Any) -> str | None:
 
 
 def bare_app() -> Any:
-    """uvicorn factory: a plain ASGI callable answering GET ``/bare/<json ids>`` with the
-    handler's JSON, using one raw DB-API connection. No framework, no auth, no validation."""
+    """uvicorn factory: a plain ASGI callable answering GET ``/bare`` with the handler's JSON.
+
+    No framework, ORM, auth or validation. Like FastAPI's sync endpoints, the handler runs in
+    anyio's worker-thread pool, each thread with its own raw DB-API connection, so both sides
+    get the same concurrency on the same driver."""
+    import threading
+
+    import anyio.to_thread
+
     module_name, _, attr = os.environ[ENV_KEY_BARE].partition(":")
     handler: BareHandler = getattr(importlib.import_module(module_name), attr)
     ids = json.loads(os.environ[ENV_KEY_SEED])
-    conn = dbapi_connect(os.environ["ATELIER_DATABASE_URL"])
+    url = os.environ["ATELIER_DATABASE_URL"]
+    local = threading.local()
+
+    def work() -> bytes:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = dbapi_connect(url)
+        return json.dumps(handler(conn, ids), separators=(",", ":")).encode()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -151,7 +165,7 @@ def bare_app() -> Any:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        body = json.dumps(handler(conn, ids), separators=(",", ":")).encode()
+        body = await anyio.to_thread.run_sync(work)
         await send(
             {
                 "type": "http.response.start",
@@ -314,13 +328,11 @@ class Bench:
         ratio = app_result.requests_per_sec / bare_result.requests_per_sec
         kind = "postgresql" if url.startswith("postgresql") else "sqlite"
         print(f"\n{self.name}  ({kind}, {args.duration}s, {args.connections} connections)")
-        print(f"  {'':28} {'req/s':>10} {'latency':>10} {'errors':>7}")
-        for label, result in (
-            (f"app  GET {path[:20]}...", app_result),
-            ("bare ASGI + raw SQL", bare_result),
-        ):
+        print(f"  {'':30} {'req/s':>10} {'latency':>10} {'errors':>7}")
+        rows = (("app (FastAPI + ORM + auth)", app_result), ("bare ASGI + raw SQL", bare_result))
+        for label, result in rows:
             print(
-                f"  {label:28} {result.requests_per_sec:>10.1f} "
+                f"  {label:30} {result.requests_per_sec:>10.1f} "
                 f"{result.latency_avg:>10} {result.errors:>7}"
             )
         print(f"  ratio app/bare = {ratio:.3f}  (same JSON body: {'yes' if same else 'NO'})")
