@@ -1,0 +1,109 @@
+"""Signed order webhooks: ``POST /webhooks/orders`` (generic, or detected Shopify/Medusa) and
+``POST /webhooks/orders/{shopify|medusa}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from atelier.orders import service, webhooks
+from atelier.orders.schemas import OrderEnvelope, OrderOut
+from atelier.platform.actors import Actor, ActorType, Channel
+from atelier.platform.deps import AppSettings, DbSession
+from atelier.platform.errors import TooLarge
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/webhooks/orders", tags=["webhooks"])
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+async def raw_body(request: Request) -> bytes:
+    """The raw request body (signatures cover the exact bytes), at most 1 MiB (else 413)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise TooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes", code="payload_too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise TooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes", code="payload_too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]
+
+
+def _receive(
+    source: webhooks.Source,
+    request: Request,
+    body: bytes,
+    session: DbSession,
+    settings: AppSettings,
+    response: Response,
+) -> OrderEnvelope:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    webhooks.verify(source, headers, settings.webhook_secret.get_secret_value(), body)
+    parsed = webhooks.PARSERS[source](session, body)
+    actor = Actor(ActorType.SYSTEM, None, Channel.API, f"webhook:{source}")
+    result = service.create_order(
+        session,
+        lines=parsed.lines,
+        actor=actor,
+        external_id=parsed.external_id,
+        email=parsed.email,
+        source=f"webhook:{source}",
+        strict=False,
+        metadata=parsed.metadata,
+    )
+    log.info(
+        "order webhook received",
+        extra={
+            "source": source,
+            "order_id": result.order.id,
+            "external_id": result.order.external_id,
+            "created": result.created,
+        },
+    )
+    response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    return OrderEnvelope(order=OrderOut.model_validate(result.order))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderEnvelope)
+def receive_order(
+    request: Request,
+    body: RawBody,
+    session: DbSession,
+    settings: AppSettings,
+    response: Response,
+    source: Annotated[Literal["generic", "shopify", "medusa"] | None, Query()] = None,
+) -> OrderEnvelope:
+    """An order from the shop: 201 when new, 200 when this external id was already received.
+
+    The adapter is ``?source=`` when given, Shopify when ``X-Shopify-Hmac-Sha256`` is present,
+    else the generic body signed with ``X-Atelier-Signature``.
+    """
+    if source is None:
+        source = "shopify" if webhooks.SHOPIFY_HEADER in request.headers else "generic"
+    return _receive(source, request, body, session, settings, response)
+
+
+@router.post("/shopify", status_code=status.HTTP_201_CREATED, response_model=OrderEnvelope)
+def receive_shopify_order(
+    request: Request, body: RawBody, session: DbSession, settings: AppSettings, response: Response
+) -> OrderEnvelope:
+    """A Shopify ``orders/create`` webhook signed with ``X-Shopify-Hmac-Sha256``."""
+    return _receive("shopify", request, body, session, settings, response)
+
+
+@router.post("/medusa", status_code=status.HTTP_201_CREATED, response_model=OrderEnvelope)
+def receive_medusa_order(
+    request: Request, body: RawBody, session: DbSession, settings: AppSettings, response: Response
+) -> OrderEnvelope:
+    """A Medusa ``order.placed`` payload signed with ``X-Atelier-Signature``."""
+    return _receive("medusa", request, body, session, settings, response)

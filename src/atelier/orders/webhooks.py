@@ -1,0 +1,300 @@
+"""Inbound order webhooks: signature checks and the generic, Shopify and Medusa adapters.
+
+Every adapter turns a verified raw body into :class:`WebhookOrder` (external id, email and
+lines with *our* product/variant ids where they can be mapped). Lines that cannot be mapped keep
+the shop's ids as-is so the order is stored whole; ``order.placed`` subscribers log them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from sqlalchemy.orm import Session
+
+from atelier.orders import repository as repo
+from atelier.orders.schemas import OrderCreate
+from atelier.orders.service import LineInput
+from atelier.platform.errors import Invalid, Unauthorized
+
+log = logging.getLogger(__name__)
+
+Source = Literal["generic", "shopify", "medusa"]
+ATELIER_HEADER = "x-atelier-signature"
+SHOPIFY_HEADER = "x-shopify-hmac-sha256"
+# Products carry the shop platform's product id in their metadata under these keys.
+SHOPIFY_PRODUCT_KEY = "shopify_product_id"
+MEDUSA_PRODUCT_KEY = "medusa_product_id"
+MAX_EXTERNAL_INT = 2**63
+
+
+# --- signatures -------------------------------------------------------------------------------
+
+
+def _digest(secret: str, body: bytes) -> bytes:
+    return hmac.new(secret.encode(), body, hashlib.sha256).digest()
+
+
+def atelier_signature(secret: str, body: bytes) -> str:
+    """The ``X-Atelier-Signature`` value for ``body``: ``sha256=<hex>``."""
+    return "sha256=" + _digest(secret, body).hex()
+
+
+def shopify_signature(secret: str, body: bytes) -> str:
+    """The ``X-Shopify-Hmac-Sha256`` value for ``body``: base64 of the HMAC-SHA256 digest."""
+    return base64.b64encode(_digest(secret, body)).decode()
+
+
+def verify(source: Source, headers: dict[str, str], secret: str, body: bytes) -> None:
+    """Raise 401 unless the body carries a valid signature for its source (constant time)."""
+    if source == "shopify":
+        given = headers.get(SHOPIFY_HEADER)
+        expected = shopify_signature(secret, body)
+        header_name = "X-Shopify-Hmac-Sha256"
+    else:
+        given = headers.get(ATELIER_HEADER)
+        expected = atelier_signature(secret, body)
+        header_name = "X-Atelier-Signature"
+    if not given:
+        raise Unauthorized(f"missing {header_name} header", code="signature_missing")
+    given = given.strip()
+    if source != "shopify":
+        scheme, _, hexpart = given.partition("=")
+        given = f"{scheme.lower()}={hexpart.lower()}"
+    if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
+        raise Unauthorized("the webhook signature does not match", code="signature_invalid")
+
+
+# --- adapters ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOrder:
+    external_id: str | None
+    email: str | None
+    lines: list[LineInput]
+    metadata: dict[str, Any]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _ext_id(value: Any) -> Any:
+    # Shop platforms send numeric ids (Shopify) or strings (Medusa); we store strings.
+    if isinstance(value, bool):
+        raise ValueError("must be a string or an integer")
+    if isinstance(value, int):
+        if abs(value) >= MAX_EXTERNAL_INT:
+            raise ValueError("is out of range")
+        return str(value)
+    return value
+
+
+ExtId = Annotated[
+    str,
+    BeforeValidator(_ext_id),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(_no_nul),
+]
+OrderExtId = Annotated[
+    str,
+    BeforeValidator(_ext_id),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=180),
+    AfterValidator(_no_nul),
+]
+Text = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
+ShopEmail = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_no_nul)
+]
+Sku = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=120), AfterValidator(_no_nul)
+]
+LineQuantity = Annotated[int, Field(ge=1, le=1_000_000_000)]
+
+
+class _ShopPayload(BaseModel):
+    # Shops send many fields we do not use; they are ignored, not refused.
+    model_config = ConfigDict(extra="ignore")
+
+
+class ShopifyLineItem(_ShopPayload):
+    id: ExtId | None = None
+    product_id: ExtId | None = None
+    variant_id: ExtId | None = None
+    sku: Sku | None = None
+    quantity: LineQuantity
+    title: Text | None = None
+
+
+class ShopifyOrder(_ShopPayload):
+    id: OrderExtId
+    email: ShopEmail | None = None
+    line_items: Annotated[list[ShopifyLineItem], Field(min_length=1, max_length=500)]
+
+
+class MedusaLineItem(_ShopPayload):
+    id: ExtId | None = None
+    product_id: ExtId | None = None
+    variant_id: ExtId | None = None
+    variant_sku: Sku | None = None
+    sku: Sku | None = None
+    quantity: LineQuantity
+    title: Text | None = None
+
+
+class MedusaOrder(_ShopPayload):
+    id: OrderExtId
+    email: ShopEmail | None = None
+    items: Annotated[list[MedusaLineItem], Field(min_length=1, max_length=500)]
+
+
+def _validation_error(exc: ValidationError) -> Invalid:
+    errors = [
+        {
+            "field": ".".join(["body", *(str(p) for p in err.get("loc", ()))]),
+            "message": err.get("msg", ""),
+            "type": err.get("type"),
+        }
+        for err in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "body", "message": "invalid"}
+    return Invalid(
+        f"{first['field']}: {first['message']}", code="validation_error", extra={"errors": errors}
+    )
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("the body is not valid JSON", code="invalid_json") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _ShopLine:
+    product_id: str | None
+    variant_id: str | None
+    sku: str | None
+    quantity: int
+    title: str | None
+
+
+def _map_lines(
+    session: Session, lines: list[_ShopLine], *, metadata_key: str, ids_may_be_ours: bool
+) -> list[LineInput]:
+    """Map shop lines to our products: variant sku first, then the product's stored shop id
+    (or, for Medusa, our own ids), else the shop's ids unchanged."""
+    by_sku = repo.variants_by_skus(session, [ln.sku for ln in lines if ln.sku])
+    by_ext = repo.products_by_external_ids(
+        session, metadata_key, [ln.product_id for ln in lines if ln.product_id]
+    )
+    own_products = (
+        repo.products_by_ids(session, [ln.product_id for ln in lines if ln.product_id])
+        if ids_may_be_ours
+        else {}
+    )
+    own_variants = (
+        repo.variants_by_ids(session, [ln.variant_id for ln in lines if ln.variant_id])
+        if ids_may_be_ours
+        else {}
+    )
+    out: list[LineInput] = []
+    for ln in lines:
+        variant = (by_sku.get(ln.sku) if ln.sku else None) or (
+            own_variants.get(ln.variant_id) if ln.variant_id else None
+        )
+        if variant is not None:
+            out.append(LineInput(variant.product_id, variant.id, ln.quantity, ln.title))
+            continue
+        product_id = None
+        if ln.product_id:
+            product_id = by_ext.get(ln.product_id) or (
+                ln.product_id if ln.product_id in own_products else None
+            )
+        if product_id is not None:
+            out.append(LineInput(product_id, None, ln.quantity, ln.title))
+        else:
+            out.append(LineInput(ln.product_id, ln.variant_id, ln.quantity, ln.title))
+    return out
+
+
+def parse_generic(session: Session, body: bytes) -> WebhookOrder:
+    """The admin order body, verbatim."""
+    try:
+        data = OrderCreate.model_validate(_json(body))
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    lines = [LineInput(i.product_id, i.variant_id, i.quantity, i.title) for i in data.items]
+    return WebhookOrder(data.external_id, data.email, lines, {"platform": "generic"})
+
+
+def parse_shopify(session: Session, body: bytes) -> WebhookOrder:
+    """Shopify ``orders/create``: ``id``, ``email``, ``line_items[{product_id, variant_id, sku,
+    quantity, title}]``; external id ``shopify:<id>``."""
+    try:
+        data = ShopifyOrder.model_validate(_json(body))
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    shop_lines = [
+        _ShopLine(li.product_id, li.variant_id, li.sku or None, li.quantity, li.title)
+        for li in data.line_items
+    ]
+    lines = _map_lines(session, shop_lines, metadata_key=SHOPIFY_PRODUCT_KEY, ids_may_be_ours=False)
+    meta = {
+        "platform": "shopify",
+        "shopify_order_id": data.id,
+        "shopify_line_item_ids": [li.id for li in data.line_items],
+    }
+    return WebhookOrder(f"shopify:{data.id}", data.email or None, lines, meta)
+
+
+def parse_medusa(session: Session, body: bytes) -> WebhookOrder:
+    """Medusa ``order.placed``: ``{"data": <order>}`` or the order itself, where the order has
+    ``id``, ``email`` and ``items[{product_id, variant_id, variant_sku, quantity, title}]``;
+    external id ``medusa:<id>``. An event carrying only ``{"data": {"id"}}`` is refused (422):
+    the forwarder must include the items."""
+    raw = _json(body)
+    if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
+        raw = raw["data"]
+    if isinstance(raw, dict) and "id" in raw and "items" not in raw:
+        raise Invalid(
+            "the Medusa payload has no items; forward the order object with its items",
+            code="medusa_items_missing",
+        )
+    try:
+        data = MedusaOrder.model_validate(raw)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    shop_lines = [
+        _ShopLine(
+            li.product_id, li.variant_id, li.variant_sku or li.sku or None, li.quantity, li.title
+        )
+        for li in data.items
+    ]
+    lines = _map_lines(session, shop_lines, metadata_key=MEDUSA_PRODUCT_KEY, ids_may_be_ours=True)
+    meta = {
+        "platform": "medusa",
+        "medusa_order_id": data.id,
+        "medusa_line_item_ids": [li.id for li in data.items],
+    }
+    return WebhookOrder(f"medusa:{data.id}", data.email or None, lines, meta)
+
+
+PARSERS = {"generic": parse_generic, "shopify": parse_shopify, "medusa": parse_medusa}
