@@ -231,8 +231,8 @@ class TestEdit:
         run = dispatched_run(admin, partner=partner, design_id=design["id"])
         assert admin.post(f"/admin/production-runs/{run['id']}/accept", json={}).status_code == 200
         url = f"/admin/production-runs/{run['id']}"
-        body = assert_problem(admin.post(url, json={"quantity": 99}), 409)
-        assert "in_progress" in body["detail"] or "accepted" in body["detail"]
+        body = assert_problem(admin.post(url, json={"quantity": 99}), 409, "already_accepted")
+        assert "accepted" in body["detail"]
         ok = admin.post(url, json={"metadata": {"note": "fine"}, "partner_cost_estimate": "10"})
         assert ok.status_code == 200, ok.text
 

@@ -75,7 +75,7 @@ def expected(action: Action, facts: RunFacts) -> str:
             return "already_approved"
         if action is A.DISPATCH and status in {S.SENT_TO_PARTNER, S.IN_PROGRESS}:
             return "already_dispatched"
-        if action is A.ACCEPT and facts.accepted:
+        if action in (A.ACCEPT, A.REASSIGN, A.EDIT) and facts.accepted:
             return "already_accepted"
         return "invalid_status"
     if action is A.DISPATCH:
@@ -208,9 +208,10 @@ class TestSpecRows:
             (
                 A.REASSIGN,
                 RunFacts(S.IN_PROGRESS, has_partner=True, accepted=True),
-                "invalid_status",
-                "in_progress",
+                "already_accepted",
+                "no longer be reassigned",
             ),
+            (A.REASSIGN, RunFacts(S.IN_PROGRESS), "invalid_status", "in_progress"),
             (
                 A.REASSIGN,
                 RunFacts(S.SENT_TO_PARTNER, has_partner=True, accepted=True),

@@ -106,9 +106,9 @@ class TestReassign:
         second = catalog.create_partner(admin, client)
         run = dispatched_run(admin, partner=first, design_id=design["id"])
         assert admin.post(f"/admin/production-runs/{run['id']}/accept", json={}).status_code == 200
-        body = assert_problem(_reassign(admin, run["id"], second.id), 409)
-        assert body["code"] in {"already_accepted", "invalid_status"}
-        assert "accepted" in body["detail"] or "in_progress" in body["detail"]
+        body = assert_problem(_reassign(admin, run["id"], second.id), 409, "already_accepted")
+        assert "accepted" in body["detail"]
+        assert get_run(admin, run["id"])["partner_id"] == first.id
 
     def test_cancelled_run_is_409(
         self, admin: TestClient, client: TestClient, design: dict[str, Any]

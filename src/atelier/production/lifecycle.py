@@ -159,6 +159,15 @@ _ALREADY: dict[Action, tuple[str, str]] = {
     Action.APPROVE: ("already_approved", "the run is already approved"),
     Action.ACCEPT: ("already_accepted", "the run was already accepted"),
     Action.DISPATCH: ("already_dispatched", "the run was already dispatched"),
+    # Outside the allowed-from set because the partner accepted: say that, not just the status.
+    Action.REASSIGN: (
+        "already_accepted",
+        "the partner has accepted the run; it can no longer be reassigned",
+    ),
+    Action.EDIT: (
+        "already_accepted",
+        "the partner has accepted the run; it can no longer be edited",
+    ),
 }
 
 
@@ -192,7 +201,7 @@ def _is_past(action: Action, facts: RunFacts) -> bool:
         return facts.status in past_approval
     if action is Action.DISPATCH:
         return facts.status in {RunStatus.SENT_TO_PARTNER, RunStatus.IN_PROGRESS}
-    if action is Action.ACCEPT:
+    if action in (Action.ACCEPT, Action.REASSIGN, Action.EDIT):
         return facts.accepted
     return False
 
