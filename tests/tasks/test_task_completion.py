@@ -228,3 +228,70 @@ class TestConcurrency:
         assert sorted(results) == [False] * (workers - 1) + [True]
         assert len(_completed_events(db, run["id"])) == 1
         assert len(run_events(admin, run["id"], "completed")) == 1
+
+    def test_concurrent_accepts_of_one_task_accept_once(
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        partner: catalog.PartnerHandle,
+        run: dict[str, Any],
+    ) -> None:
+        task_id = run_tasks(admin, run["id"])[0]["id"]
+        workers = 4
+        barrier = threading.Barrier(workers)
+        statuses: list[int] = []
+
+        def accept() -> None:
+            barrier.wait()
+            statuses.append(
+                client.post(f"{BASE}/{task_id}/accept", headers=partner.headers).status_code
+            )
+
+        threads = [threading.Thread(target=accept) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses) == [200] + [409] * (workers - 1)
+        accepted = [
+            p
+            for p in outbox_payloads(db, "tasks.task.updated", task_id=task_id)
+            if p["status"] == "accepted"
+        ]
+        assert len(accepted) == 1
+        assert len(run_events(admin, run["id"], "accepted")) == 1
+
+    def test_last_two_subtasks_completing_together_complete_the_parent_once(
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        partner: catalog.PartnerHandle,
+        run: dict[str, Any],
+    ) -> None:
+        cutting = run_tasks(admin, run["id"])[0]
+        client.post(f"{BASE}/{cutting['id']}/accept", headers=partner.headers)
+        barrier = threading.Barrier(2)
+        bodies: list[dict[str, Any]] = []
+
+        def complete(sub_id: str) -> None:
+            barrier.wait()
+            response = client.post(
+                f"{BASE}/{cutting['id']}/subtasks/{sub_id}/complete", headers=partner.headers
+            )
+            assert response.status_code == 200, response.text
+            bodies.append(response.json())
+
+        threads = [threading.Thread(target=complete, args=(s["id"],)) for s in cutting["subtasks"]]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(b["parent_completed"] for b in bodies) == [False, True]
+        completions = [
+            p
+            for p in outbox_payloads(db, "tasks.task.updated", task_id=cutting["id"])
+            if p["status"] == "completed"
+        ]
+        assert len(completions) == 1
