@@ -56,6 +56,10 @@ class TestCreateDesign:
         ):
             assert create_design(admin, status=status)["status"] == status
 
+    def test_thumbnail_may_be_a_local_media_path(self, admin: TestClient) -> None:
+        design = create_design(admin, thumbnail_url="/media/designs/t.png")
+        assert design["thumbnail_url"] == "/media/designs/t.png"
+
     def test_output_inventory_item_is_checked(self, admin: TestClient, make_item: MakeItem) -> None:
         item_id = make_item()
         design = create_design(admin, output_inventory_item_id=item_id)
@@ -88,7 +92,9 @@ class TestCreateDesignBadInput:
             {"name": "ok", "colors": "red"},
             {"name": "ok", "sizes": {"a": 1}},
             {"name": "ok", "media_files": [{}] * 201},
-            {"name": "ok", "thumbnail_url": "u" * 3000},
+            {"name": "ok", "thumbnail_url": "https://x.test/" + "u" * 3000},
+            {"name": "ok", "thumbnail_url": "javascript:alert(1)"},
+            {"name": "ok", "thumbnail_url": "//evil.test/a.png"},
             {"name": "ok", "metadata": "x"},
             {"name": "ok", "unknown": 1},
             {"name": "ok", "output_inventory_item_id": "i" * 65},
@@ -238,6 +244,7 @@ class TestUpdateDesign:
             {"name": "n" * 10_000},
             {"name": "a\x00"},
             {"colors": "red"},
+            {"thumbnail_url": "data:text/html,hi"},
             {"id": "design_other"},
             {"created_at": "2020-01-01T00:00:00Z"},
         ],

@@ -427,6 +427,7 @@ PARTNER_ADMIN_ROUTES = [
         "/admin/partners/partner_x/users",
         {"email": "a@b.test", "first_name": "a", "last_name": "b"},
     ),
+    ("POST", "/admin/partners/partner_x/users/puser_x", {"role": "member"}),
 ]
 
 
@@ -449,3 +450,78 @@ class TestPartnerAdminAuth:
         partner = create_partner(admin, client)
         response = client.request(method, path, json=body, headers=partner.headers)
         assert_problem(response, 403, "admin_only")
+
+
+class TestUpdatePartnerUser:
+    def _user_path(self, partner_id: str, user_id: str) -> str:
+        return f"/admin/partners/{partner_id}/users/{user_id}"
+
+    def test_sets_a_password_for_a_whatsapp_only_user(
+        self, admin: TestClient, client: TestClient
+    ) -> None:
+        partner = create_partner(admin, client, user={"password": None})
+        assert partner.token is None
+        response = admin.post(
+            self._user_path(partner.id, partner.user_id),
+            json={"password": "now-with-password", "first_name": "Meera"},
+        )
+        assert response.status_code == 200, response.text
+        user = response.json()["partner_user"]
+        assert user["has_password"] is True and user["first_name"] == "Meera"
+        assert "now-with-password" not in response.text
+        login = client.post(
+            "/auth/partner/token", json={"email": partner.email, "password": "now-with-password"}
+        )
+        assert login.status_code == 200
+
+    def test_password_null_removes_password_sign_in(
+        self, admin: TestClient, client: TestClient
+    ) -> None:
+        partner = create_partner(admin, client)
+        admin.post(self._user_path(partner.id, partner.user_id), json={"password": None})
+        login = client.post(
+            "/auth/partner/token",
+            json={"email": partner.email, "password": DEFAULT_PARTNER_PASSWORD},
+        )
+        assert_problem(login, 401, "invalid_credentials")
+
+    def test_deactivated_user_is_locked_out(
+        self, admin: TestClient, client: TestClient, app: FastAPI
+    ) -> None:
+        @app.get("/partners/_test/me")
+        def _me(principal: PartnerPrincipal) -> dict[str, str]:
+            return {"user_id": principal.user_id}
+
+        partner = create_partner(admin, client)
+        admin.post(self._user_path(partner.id, partner.user_id), json={"is_active": False})
+        assert_problem(client.get("/partners/_test/me", headers=partner.headers), 401)
+        login = client.post(
+            "/auth/partner/token",
+            json={"email": partner.email, "password": DEFAULT_PARTNER_PASSWORD},
+        )
+        assert_problem(login, 401, "invalid_credentials")
+
+    def test_user_of_another_partner_is_404(self, admin: TestClient, client: TestClient) -> None:
+        first = create_partner(admin, client)
+        second = create_partner(admin, client)
+        response = admin.post(self._user_path(second.id, first.user_id), json={"role": "member"})
+        assert_problem(response, 404, "partner_user_not_found")
+        response = admin.post(self._user_path("partner_nope", first.user_id), json={})
+        assert_problem(response, 404, "partner_not_found")
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"is_active": None},
+            {"role": "admin"},
+            {"first_name": ""},
+            {"password": "short"},
+            {"email": "new@x.test"},
+            {"partner_id": "partner_x"},
+        ],
+    )
+    def test_bad_input_is_422(
+        self, admin: TestClient, client: TestClient, body: dict[str, Any]
+    ) -> None:
+        partner = create_partner(admin, client)
+        assert_problem(admin.post(self._user_path(partner.id, partner.user_id), json=body), 422)

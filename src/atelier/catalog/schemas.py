@@ -26,6 +26,17 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _web_url(value: str) -> str:
+    # Shown as <img src> in the web UIs: only web URLs or our own media paths, never javascript:.
+    lowered = value.lower()
+    if lowered.startswith(("https://", "http://")) or (
+        value.startswith("/") and not value.startswith("//")
+    ):
+        return value
+    raise ValueError("must be an http(s) URL or an absolute path such as /media/...")
+
+
+WebUrl = Annotated[Url, AfterValidator(_web_url)]
 Sku = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
@@ -46,7 +57,7 @@ class DesignCreate(InputSchema):
     specifications: Metadata | None = None
     colors: JsonList | None = None
     sizes: JsonList | None = None
-    thumbnail_url: Url | None = None
+    thumbnail_url: WebUrl | None = None
     media_files: MediaFiles | None = None
     moodboard: Metadata | None = None
     metadata: Metadata | None = None
@@ -62,7 +73,7 @@ class DesignUpdate(InputSchema):
     specifications: Metadata | None = None
     colors: JsonList | None = None
     sizes: JsonList | None = None
-    thumbnail_url: Url | None = None
+    thumbnail_url: WebUrl | None = None
     media_files: MediaFiles | None = None
     moodboard: Metadata | None = None
     metadata: Metadata | None = None

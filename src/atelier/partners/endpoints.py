@@ -19,6 +19,7 @@ from atelier.partners.schemas import (
     PartnerUserAdd,
     PartnerUserEnvelope,
     PartnerUserRead,
+    PartnerUserUpdate,
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
 
@@ -82,6 +83,23 @@ def add_partner_user(
 ) -> PartnerUserEnvelope:
     """Add another user to the partner (409 ``email_taken``)."""
     user = service.add_user(session, partner_id, body)
+    partner = service.get_partner_with_users(session, partner_id)
+    return PartnerUserEnvelope(
+        partner_user=PartnerUserRead.model_validate(user),
+        partner=PartnerRead.model_validate(partner),
+    )
+
+
+@router.post("/{partner_id}/users/{user_id}", response_model=PartnerUserEnvelope)
+def update_partner_user(
+    partner_id: IdParam,
+    user_id: IdParam,
+    body: PartnerUserUpdate,
+    session: DbSession,
+    _: AdminPrincipal,
+) -> PartnerUserEnvelope:
+    """Change a user: names, phone, role, ``is_active`` (locks the user out), password."""
+    user = service.update_user(session, partner_id, user_id, body)
     partner = service.get_partner_with_users(session, partner_id)
     return PartnerUserEnvelope(
         partner_user=PartnerUserRead.model_validate(user),

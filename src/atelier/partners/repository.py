@@ -56,3 +56,9 @@ def partners_by_id(session: Session, partner_ids: Iterable[str]) -> Sequence[Par
     if not ids:
         return []
     return session.scalars(select(Partner).where(Partner.id.in_(ids))).all()
+
+
+def get_user(session: Session, partner_id: str, user_id: str) -> PartnerUser | None:
+    return session.scalars(
+        select(PartnerUser).where(PartnerUser.id == user_id, PartnerUser.partner_id == partner_id)
+    ).one_or_none()

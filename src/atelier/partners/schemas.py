@@ -84,6 +84,24 @@ class PartnerUserAdd(PartnerUserCreate):
     role: UserRole = "member"
 
 
+class PartnerUserUpdate(InputSchema):
+    """Partial update of a partner user; ``password: null`` removes password sign-in."""
+
+    first_name: Annotated[PersonName, StringConstraints(min_length=1)] | None = None
+    last_name: PersonName | None = None
+    phone: Phone | None = None
+    role: UserRole | None = None
+    is_active: bool | None = None
+    password: Password | None = None
+
+    @model_validator(mode="after")
+    def _required_not_null(self) -> PartnerUserUpdate:
+        for field in ("first_name", "last_name", "role", "is_active"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+
 class PartnerCreate(InputSchema):
     partner: PartnerFields
     admin: PartnerUserCreate

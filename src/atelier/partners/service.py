@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 
 from atelier.partners import repository
 from atelier.partners.models import Partner, PartnerUser
-from atelier.partners.schemas import PartnerCreate, PartnerUpdate, PartnerUserCreate
+from atelier.partners.schemas import (
+    PartnerCreate,
+    PartnerUpdate,
+    PartnerUserCreate,
+    PartnerUserUpdate,
+)
 from atelier.platform.errors import Conflict, not_found
 from atelier.platform.security import hash_password
 
@@ -129,3 +134,26 @@ def update_partner(session: Session, partner_id: str, data: PartnerUpdate) -> Pa
     session.flush()
     log.info("partner updated", extra={"partner_id": partner_id, "fields": sorted(changes)})
     return get_partner_with_users(session, partner_id)
+
+
+def update_user(
+    session: Session, partner_id: str, user_id: str, data: PartnerUserUpdate
+) -> PartnerUser:
+    """Change a partner user (404 when it belongs to another partner); never logs the password."""
+    get_partner(session, partner_id)
+    user = repository.get_user(session, partner_id, user_id)
+    if user is None:
+        raise not_found("partner_user", user_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "password" in changes:
+        password = changes.pop("password")
+        user.password_hash = hash_password(password) if password else None
+    for key, value in changes.items():
+        setattr(user, key, value)
+    session.flush()
+    fields = sorted(data.model_fields_set)
+    log.info(
+        "partner user updated",
+        extra={"partner_id": partner_id, "partner_user_id": user_id, "fields": fields},
+    )
+    return user
