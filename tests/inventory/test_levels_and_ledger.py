@@ -378,3 +378,28 @@ class TestWellKnownLocations:
                 )
             )
         assert total == level_at(admin, item["id"], fg) == 4
+
+
+class TestLedgerUniqueKeyDecides:
+    def test_movement_losing_the_race_changes_nothing(
+        self, admin: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The pre-check misses a concurrently committed movement; the unique key still wins
+        and the SAVEPOINT undoes this attempt's level change."""
+        from atelier.inventory import repository as inv_repo
+
+        item = create_item(admin)
+        location = create_location(admin)
+        assert _move(db, item["id"], location["id"], -2, "key-1") is True
+        real = inv_repo.movement_by_key
+        calls = {"n": 0}
+
+        def stale_first_read(session, key):  # type: ignore[no-untyped-def]
+            calls["n"] += 1
+            return None if calls["n"] == 1 else real(session, key)
+
+        monkeypatch.setattr(inv_repo, "movement_by_key", stale_first_read)
+        assert _move(db, item["id"], location["id"], -2, "key-1") is False
+        assert calls["n"] == 2
+        assert level_at(admin, item["id"], location["id"]) == -2
+        assert len(get_item(admin, item["id"])["movements"]) == 1
