@@ -11,6 +11,7 @@ from atelier.production import dispatch, transitions
 from atelier.production.models import ProductionRun
 from atelier.production.schemas import ProductionRunRead
 from atelier.tasks import service as tasks_service
+from atelier.tasks.endpoints_admin import IdPath
 from atelier.tasks.schemas import RedoTasksCreate, TemplateSelection
 
 router = APIRouter(prefix="/admin/production-runs", tags=["dispatch"])
@@ -29,7 +30,7 @@ def _run_and_tasks(session: DbSession, run: ProductionRun, task_ids: list[str]) 
 
 
 @router.post("/{run_id}/dispatch", status_code=status.HTTP_202_ACCEPTED)
-def start_dispatch(run_id: str, session: DbSession, admin: AdminPrincipal) -> Any:
+def start_dispatch(run_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Any:
     """Pause the approved run in ``awaiting_templates`` until templates are confirmed."""
     run = dispatch.start_dispatch(session, run_id, actor=admin.actor)
     return {"production_run": _run_out(run)}
@@ -37,7 +38,7 @@ def start_dispatch(run_id: str, session: DbSession, admin: AdminPrincipal) -> An
 
 @router.post("/{run_id}/dispatch/confirm")
 def confirm_dispatch(
-    run_id: str, body: TemplateSelection, session: DbSession, admin: AdminPrincipal
+    run_id: IdPath, body: TemplateSelection, session: DbSession, admin: AdminPrincipal
 ) -> Any:
     """Create the tasks from the chosen templates and send the run to its partner."""
     run = transitions.get_run(session, run_id)
@@ -54,7 +55,7 @@ def confirm_dispatch(
 
 
 @router.post("/{run_id}/dispatch/cancel")
-def cancel_dispatch(run_id: str, session: DbSession, admin: AdminPrincipal) -> Any:
+def cancel_dispatch(run_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Any:
     """Abandon a paused dispatch; the run stays approved (``dispatch_state`` back to idle)."""
     run = dispatch.cancel_pending_dispatch(session, run_id, actor=admin.actor)
     return {"production_run": _run_out(run)}
@@ -62,7 +63,7 @@ def cancel_dispatch(run_id: str, session: DbSession, admin: AdminPrincipal) -> A
 
 @router.post("/{run_id}/send-to-production")
 def send_to_production(
-    run_id: str,
+    run_id: IdPath,
     session: DbSession,
     admin: AdminPrincipal,
     body: TemplateSelection | None = None,
@@ -82,7 +83,7 @@ def send_to_production(
 
 @router.post("/{run_id}/tasks", status_code=status.HTTP_201_CREATED)
 def add_redo_tasks(
-    run_id: str, body: RedoTasksCreate, session: DbSession, admin: AdminPrincipal
+    run_id: IdPath, body: RedoTasksCreate, session: DbSession, admin: AdminPrincipal
 ) -> Any:
     """Redo: add tasks from templates to a dispatched run; they block completion until done."""
     created = dispatch.add_tasks(
@@ -99,7 +100,7 @@ def add_redo_tasks(
 
 
 @router.get("/{run_id}/tasks")
-def list_run_tasks(run_id: str, session: DbSession, admin: AdminPrincipal) -> Any:
+def list_run_tasks(run_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Any:
     """The run's top-level tasks with subtasks and comments, in order."""
     transitions.get_run(session, run_id)
     tasks = tasks_service.tasks_for_run(session, run_id)

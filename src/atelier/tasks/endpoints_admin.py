@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
+from pydantic import AfterValidator
 
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.schemas import Page
@@ -21,7 +22,18 @@ from atelier.tasks.schemas import (
 
 router = APIRouter(prefix="/admin", tags=["tasks"])
 
-SearchText = Annotated[str | None, Query(max_length=200)]
+
+def _no_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Shared by the task and dispatch routers: bounded, NUL-free ids and search text (a NUL would
+# otherwise reach PostgreSQL and fail there).
+IdPath = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(_no_nul)]
+IdQuery = Annotated[str | None, Query(min_length=1, max_length=64), AfterValidator(_no_nul)]
+SearchText = Annotated[str | None, Query(max_length=200), AfterValidator(_no_nul)]
 
 
 def _template_out(template: Any) -> dict[str, Any]:
@@ -58,7 +70,7 @@ def list_templates(
     name: SearchText = None,
     priority: TaskPriority | None = None,
     category_name: SearchText = None,
-    category_id: Annotated[str | None, Query(max_length=64)] = None,
+    category_id: IdQuery = None,
 ) -> Any:
     rows, count = service.list_templates(
         session,
@@ -83,32 +95,32 @@ def create_template(body: TemplateCreate, session: DbSession, admin: AdminPrinci
 
 
 @router.get("/task-templates/{template_id}")
-def get_template(template_id: str, session: DbSession, admin: AdminPrincipal) -> Any:
+def get_template(template_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Any:
     return _template_out(service.get_template(session, template_id))
 
 
 @router.put("/task-templates/{template_id}")
 def update_template(
-    template_id: str, body: TemplateUpdate, session: DbSession, admin: AdminPrincipal
+    template_id: IdPath, body: TemplateUpdate, session: DbSession, admin: AdminPrincipal
 ) -> Any:
     return _template_out(service.update_template(session, template_id, body))
 
 
 @router.delete("/task-templates/{template_id}")
-def delete_template(template_id: str, session: DbSession, admin: AdminPrincipal) -> Any:
+def delete_template(template_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Any:
     """Delete; tasks created from the template keep existing (their template_id is cleared)."""
     service.delete_template(session, template_id)
     return {"id": template_id, "object": "task_template", "deleted": True}
 
 
 @router.get("/tasks/{task_id}")
-def get_task(task_id: str, session: DbSession, admin: AdminPrincipal) -> Any:
+def get_task(task_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Any:
     return {"task": service.serialize_task(service.visible_task(session, task_id, None))}
 
 
 @router.get("/tasks/{task_id}/comments")
 def list_comments(
-    task_id: str, session: DbSession, admin: AdminPrincipal, page: Annotated[Page, Query()]
+    task_id: IdPath, session: DbSession, admin: AdminPrincipal, page: Annotated[Page, Query()]
 ) -> Any:
     rows, count = service.list_comments(
         session, task_id, partner_id=None, limit=page.limit, offset=page.offset
@@ -123,7 +135,7 @@ def list_comments(
 
 @router.post("/tasks/{task_id}/comments", status_code=status.HTTP_201_CREATED)
 def add_comment(
-    task_id: str, body: CommentCreate, session: DbSession, admin: AdminPrincipal
+    task_id: IdPath, body: CommentCreate, session: DbSession, admin: AdminPrincipal
 ) -> Any:
     comment = service.add_comment(session, task_id, body.text, admin.actor, partner_id=None)
     return {"comment": service.serialize_comment(comment)}

@@ -11,6 +11,7 @@ from fastapi import status as http_status
 from atelier.platform.deps import DbSession, PartnerPrincipal
 from atelier.platform.schemas import Page
 from atelier.tasks import service
+from atelier.tasks.endpoints_admin import IdPath, IdQuery
 from atelier.tasks.models import TaskStatus
 from atelier.tasks.schemas import CommentCreate
 
@@ -28,7 +29,7 @@ def list_tasks(
     partner: PartnerPrincipal,
     page: Annotated[Page, Query()],
     status: TaskStatus | None = None,
-    production_run_id: Annotated[str | None, Query(max_length=64)] = None,
+    production_run_id: IdQuery = None,
 ) -> Any:
     rows, count = service.list_partner_tasks(
         session,
@@ -47,27 +48,27 @@ def list_tasks(
 
 
 @router.get("/{task_id}")
-def get_task(task_id: str, session: DbSession, partner: PartnerPrincipal) -> Any:
+def get_task(task_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Any:
     return {
         "task": service.serialize_task(service.visible_task(session, task_id, _partner(partner)))
     }
 
 
 @router.post("/{task_id}/accept")
-def accept_task(task_id: str, session: DbSession, partner: PartnerPrincipal) -> Any:
+def accept_task(task_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Any:
     task = service.accept_task(session, task_id, partner.actor, partner_id=_partner(partner))
     return {"task": service.serialize_task(task), "message": "Task accepted"}
 
 
 @router.post("/{task_id}/finish")
-def finish_task(task_id: str, session: DbSession, partner: PartnerPrincipal) -> Any:
+def finish_task(task_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Any:
     task = service.finish_task(session, task_id, partner.actor, partner_id=_partner(partner))
     return {"task": service.serialize_task(task), "message": "Task completed"}
 
 
 @router.post("/{task_id}/subtasks/{subtask_id}/complete")
 def complete_subtask(
-    task_id: str, subtask_id: str, session: DbSession, partner: PartnerPrincipal
+    task_id: IdPath, subtask_id: IdPath, session: DbSession, partner: PartnerPrincipal
 ) -> Any:
     parent, subtask = service.complete_subtask(
         session, task_id, subtask_id, partner.actor, partner_id=_partner(partner)
@@ -81,7 +82,7 @@ def complete_subtask(
 
 @router.get("/{task_id}/comments")
 def list_comments(
-    task_id: str, session: DbSession, partner: PartnerPrincipal, page: Annotated[Page, Query()]
+    task_id: IdPath, session: DbSession, partner: PartnerPrincipal, page: Annotated[Page, Query()]
 ) -> Any:
     rows, count = service.list_comments(
         session, task_id, partner_id=_partner(partner), limit=page.limit, offset=page.offset
@@ -96,7 +97,7 @@ def list_comments(
 
 @router.post("/{task_id}/comments", status_code=http_status.HTTP_201_CREATED)
 def add_comment(
-    task_id: str, body: CommentCreate, session: DbSession, partner: PartnerPrincipal
+    task_id: IdPath, body: CommentCreate, session: DbSession, partner: PartnerPrincipal
 ) -> Any:
     comment = service.add_comment(
         session, task_id, body.text, partner.actor, partner_id=_partner(partner)

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, field_serializer, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_serializer, model_validator
 
 from atelier.platform.schemas import (
     EntityId,
@@ -23,8 +23,17 @@ MAX_SUBTASKS = 50
 MAX_TEMPLATES_PER_DISPATCH = 50
 MAX_COMMENT_LENGTH = 5_000
 
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 CommentBody = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_LENGTH)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_LENGTH),
+    AfterValidator(_no_nul),
 ]
 TemplateNames = Annotated[list[Name], Field(min_length=1, max_length=MAX_TEMPLATES_PER_DISPATCH)]
 TemplateIds = Annotated[list[EntityId], Field(min_length=1, max_length=MAX_TEMPLATES_PER_DISPATCH)]
