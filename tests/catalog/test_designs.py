@@ -161,6 +161,21 @@ class TestListDesigns:
         assert body["count"] == 1
         assert body["designs"][0]["status"] == "Approved"
 
+    def test_filter_by_linked_partner(self, admin: TestClient, client: TestClient, db: Any) -> None:
+        from atelier.catalog import service
+
+        linked, other = create_design(admin), create_design(admin)
+        partner = create_partner(admin, client)
+        with db.session() as session:
+            service.link_partner(session, linked["id"], partner.id)
+            designs, count = service.partner_designs(session, partner.id)
+            assert (count, [d.id for d in designs]) == (1, [linked["id"]])
+        body = admin.get("/admin/designs", params={"partner_id": partner.id}).json()
+        assert [d["id"] for d in body["designs"]] == [linked["id"]]
+        assert other["id"] not in {d["id"] for d in body["designs"]}
+        empty = admin.get("/admin/designs", params={"partner_id": "partner_nope"}).json()
+        assert empty["count"] == 0
+
     def test_search_name_case_insensitive(self, admin: TestClient) -> None:
         create_design(admin, name="Indigo Kurta")
         create_design(admin, name="Madder Dress")
@@ -201,6 +216,7 @@ class TestListDesigns:
             {"sort": "colour"},
             {"q": "x" * 201},
             {"q": "a\x00b"},
+            {"partner_id": "p" * 65},
         ],
     )
     def test_bad_query_is_422(self, admin: TestClient, params: dict[str, Any]) -> None:

@@ -60,12 +60,13 @@ def list_designs(
     status: Annotated[DesignStatus | None, Query()] = None,
     q: SearchText = None,
     sort: Annotated[DesignSort, Query()] = "-created_at",
+    partner_id: Annotated[str | None, Query(max_length=64), AfterValidator(_no_nul)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> DesignList:
-    """List designs (filter by status, search the name; newest first by default)."""
+    """List designs (filter by status or linked partner, search the name; newest first)."""
     rows, count = service.list_designs(
-        session, status=status, q=q, sort=sort, limit=limit, offset=offset
+        session, status=status, q=q, sort=sort, limit=limit, offset=offset, partner_id=partner_id
     )
     return DesignList(
         designs=[DesignSummary.model_validate(d) for d in rows],

@@ -42,9 +42,20 @@ def get_design(session: Session, design_id: str) -> Design | None:
 
 
 def list_designs(
-    session: Session, *, status: str | None, q: str | None, sort: str, limit: int, offset: int
+    session: Session,
+    *,
+    status: str | None,
+    q: str | None,
+    sort: str,
+    limit: int,
+    offset: int,
+    partner_id: str | None = None,
 ) -> tuple[Sequence[Design], int]:
     query = select(Design)
+    if partner_id is not None:
+        query = query.join(DesignPartner, DesignPartner.design_id == Design.id).where(
+            DesignPartner.partner_id == partner_id
+        )
     if status is not None:
         query = query.where(Design.status == status)
     if q:

@@ -196,11 +196,33 @@ def update_design(session: Session, design_id: str, data: DesignUpdate) -> Desig
 
 
 def list_designs(
-    session: Session, *, status: str | None, q: str | None, sort: str, limit: int, offset: int
+    session: Session,
+    *,
+    status: str | None,
+    q: str | None,
+    sort: str,
+    limit: int,
+    offset: int,
+    partner_id: str | None = None,
 ) -> tuple[Sequence[Design], int]:
-    """A page of designs and the total count for the filters."""
+    """A page of designs and the total count for the filters (``partner_id``: linked ones)."""
     return repository.list_designs(
-        session, status=status, q=q, sort=sort, limit=limit, offset=offset
+        session, status=status, q=q, sort=sort, limit=limit, offset=offset, partner_id=partner_id
+    )
+
+
+def partner_designs(
+    session: Session, partner_id: str, *, limit: int = 50, offset: int = 0
+) -> tuple[Sequence[Design], int]:
+    """The designs a partner is linked to (newest first), for the read-only partner API."""
+    return repository.list_designs(
+        session,
+        status=None,
+        q=None,
+        sort="-created_at",
+        limit=limit,
+        offset=offset,
+        partner_id=partner_id,
     )
 
 
