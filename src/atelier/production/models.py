@@ -30,6 +30,9 @@ class ProductionRun(TimestampMixin, Base):
         Index("ix_production_runs_status_created", "status", "created_at"),
         Index("ix_production_runs_partner_status", "partner_id", "status"),
         Index("ix_production_runs_gate_deadline", "gate_deadline_at"),
+        # The admin list's default page: top-level runs (parent_run_id IS NULL), newest first,
+        # id as the tie-breaker. Also serves "children of a parent" and the parent FK.
+        Index("ix_production_runs_parent_created", "parent_run_id", "created_at", "id"),
     )
 
     id: Mapped[str] = id_column("prod_run")
@@ -39,7 +42,7 @@ class ProductionRun(TimestampMixin, Base):
     role: Mapped[str | None] = mapped_column(String(64))
 
     parent_run_id: Mapped[str | None] = mapped_column(
-        ForeignKey("production_runs.id", ondelete="CASCADE"), index=True
+        ForeignKey("production_runs.id", ondelete="CASCADE")
     )
     design_id: Mapped[str] = mapped_column(
         ForeignKey("designs.id", ondelete="RESTRICT"), index=True

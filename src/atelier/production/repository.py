@@ -89,11 +89,17 @@ def _conditions(filters: RunFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
+# Only quantity can be NULL; the other sort keys stay plain so an index scan can serve them.
+_NULLABLE_SORTS = frozenset({"quantity"})
+
+
 def _ordered(stmt: _Stmt, filters: RunFilters) -> _Stmt:
     column = SORTS[filters.sort]
     if filters.descending:
-        return stmt.order_by(column.desc().nulls_last(), ProductionRun.id.desc())
-    return stmt.order_by(column.asc().nulls_first(), ProductionRun.id.asc())
+        key = column.desc().nulls_last() if filters.sort in _NULLABLE_SORTS else column.desc()
+        return stmt.order_by(key, ProductionRun.id.desc())
+    key = column.asc().nulls_first() if filters.sort in _NULLABLE_SORTS else column.asc()
+    return stmt.order_by(key, ProductionRun.id.asc())
 
 
 def list_runs(
