@@ -159,7 +159,15 @@ def worker(
 def _load_demo(db: Database) -> None:
     from atelier.demo import load_demo
 
-    report = load_demo(db, console=console)
+    # Per-record INFO lines would scroll the progress bar away; the summary below says enough.
+    quiet = logging.getLogger("atelier").getEffectiveLevel() > logging.DEBUG
+    previous = logging.getLogger("atelier").level
+    if quiet:
+        logging.getLogger("atelier").setLevel(logging.WARNING)
+    try:
+        report = load_demo(db, console=console)
+    finally:
+        logging.getLogger("atelier").setLevel(previous)
     console.print(
         f"[green]✓[/green] demo data: {report.created} created, {report.existing} already there"
     )

@@ -151,3 +151,13 @@ class TestWorkerCommand:
                 proc.wait()
         assert proc.returncode == 0, "".join(lines) + rest
         assert "worker stopped" in rest
+
+
+class TestDemoCommand:
+    def test_is_idempotent(self, cli_env: dict[str, str]) -> None:
+        first = runner.invoke(app, ["demo"])
+        assert first.exit_code == 0, first.output
+        assert "0 already there" in first.output
+        second = runner.invoke(app, ["demo"])
+        assert second.exit_code == 0, second.output
+        assert "demo data: 0 created" in second.output
