@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:05:43.932971
+Create Date: 2026-11-22 00:25:56.868338
 """
 
 from collections.abc import Sequence
@@ -530,7 +530,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_production_runs_order_id"), ["order_id"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_production_runs_parent_run_id"), ["parent_run_id"], unique=False
+            "ix_production_runs_parent_created", ["parent_run_id", "created_at", "id"], unique=False
         )
         batch_op.create_index(
             "ix_production_runs_partner_status", ["partner_id", "status"], unique=False
@@ -878,7 +878,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_production_runs_status_created")
         batch_op.drop_index(batch_op.f("ix_production_runs_run_type"))
         batch_op.drop_index("ix_production_runs_partner_status")
-        batch_op.drop_index(batch_op.f("ix_production_runs_parent_run_id"))
+        batch_op.drop_index("ix_production_runs_parent_created")
         batch_op.drop_index(batch_op.f("ix_production_runs_order_id"))
         batch_op.drop_index("ix_production_runs_gate_deadline")
         batch_op.drop_index(batch_op.f("ix_production_runs_design_id"))
