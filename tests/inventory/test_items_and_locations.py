@@ -246,6 +246,8 @@ class TestAuth:
             ("post", "/admin/stock-locations"),
             ("get", "/admin/stock-locations/sloc_x"),
             ("get", "/admin/inventory-movements"),
+            ("get", "/admin/inventory-levels"),
+            ("post", "/admin/inventory-items/iitem_x"),
         ],
     )
     def test_anonymous_401_and_partner_403(
@@ -254,3 +256,91 @@ class TestAuth:
         partner = create_partner(admin, client)
         assert_problem(getattr(client, method)(path), 401, "not_authenticated")
         assert_problem(getattr(client, method)(path, headers=partner.headers), 403, "admin_only")
+
+
+class TestUpdateItem:
+    def test_updates_fields(self, admin: TestClient) -> None:
+        item = create_item(admin, sku="OLD-1")
+        response = admin.post(
+            f"/admin/inventory-items/{item['id']}",
+            json={
+                "sku": "NEW-1",
+                "title": "Renamed",
+                "unit_of_measure": "kg",
+                "metadata": {"a": 1},
+            },
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()["inventory_item"]
+        assert (body["sku"], body["title"], body["unit_of_measure"]) == ("NEW-1", "Renamed", "kg")
+        assert body["metadata"] == {"a": 1}
+        assert body["levels"] == []
+
+    def test_partial_update_keeps_other_fields(self, admin: TestClient) -> None:
+        item = create_item(admin, sku="KEEP-1", title="Keep")
+        body = admin.post(f"/admin/inventory-items/{item['id']}", json={"unit_of_measure": "pcs"})
+        assert body.json()["inventory_item"]["title"] == "Keep"
+        assert body.json()["inventory_item"]["sku"] == "KEEP-1"
+
+    def test_taken_sku_is_409(self, admin: TestClient) -> None:
+        create_item(admin, sku="TAKEN")
+        item = create_item(admin)
+        response = admin.post(f"/admin/inventory-items/{item['id']}", json={"sku": "TAKEN"})
+        assert_problem(response, 409, "sku_taken")
+
+    def test_unknown_item_is_404(self, admin: TestClient) -> None:
+        response = admin.post("/admin/inventory-items/iitem_nope", json={"title": "x"})
+        assert_problem(response, 404, "inventory_item_not_found")
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"title": None},
+            {"sku": None},
+            {"sku": ""},
+            {"title": "x" * 201},
+            {"unit_of_measure": "u\x00"},
+            {"metadata": None},
+            {"metadata": [1]},
+            {"stocked_quantity": 3},
+        ],
+    )
+    def test_bad_input_is_422(self, admin: TestClient, body: dict[str, object]) -> None:
+        item = create_item(admin)
+        response = admin.post(f"/admin/inventory-items/{item['id']}", json=body)
+        assert_problem(response, 422, "validation_error")
+
+
+class TestLevelsList:
+    def test_lists_levels_with_item_and_location(self, admin: TestClient) -> None:
+        from tests.factories.inventory import set_level
+
+        a_item = create_item(admin, sku="A-ITEM", title="A")
+        b_item = create_item(admin, sku="B-ITEM", title="B")
+        shelf = create_location(admin, name="Shelf")
+        attic = create_location(admin, name="Attic")
+        set_level(admin, b_item["id"], shelf["id"], 2)
+        set_level(admin, a_item["id"], shelf["id"], 1)
+        set_level(admin, a_item["id"], attic["id"], 3)
+        body = admin.get("/admin/inventory-levels").json()
+        assert [
+            (lv["location_name"], lv["sku"], lv["stocked_quantity"])
+            for lv in body["inventory_levels"]
+        ] == [
+            ("Attic", "A-ITEM", 3),
+            ("Shelf", "A-ITEM", 1),
+            ("Shelf", "B-ITEM", 2),
+        ]
+        on_shelf = admin.get("/admin/inventory-levels", params={"location_id": shelf["id"]}).json()
+        assert on_shelf["count"] == 2
+        of_a = admin.get(
+            "/admin/inventory-levels", params={"inventory_item_id": a_item["id"]}
+        ).json()
+        assert of_a["count"] == 2
+        page = admin.get("/admin/inventory-levels", params={"limit": 1, "offset": 2}).json()
+        assert [lv["sku"] for lv in page["inventory_levels"]] == ["B-ITEM"]
+        assert page["inventory_levels"][0]["unit_of_measure"] == "m"
+
+    @pytest.mark.parametrize("params", [{"limit": 0}, {"offset": -1}, {"location_id": "x" * 65}])
+    def test_bad_query_is_422(self, admin: TestClient, params: dict[str, object]) -> None:
+        assert_problem(admin.get("/admin/inventory-levels", params=params), 422)

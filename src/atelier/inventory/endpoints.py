@@ -15,8 +15,11 @@ from atelier.inventory.schemas import (
     InventoryItemEnvelope,
     InventoryItemList,
     InventoryItemOut,
+    InventoryItemUpdate,
     InventoryLevelEnvelope,
+    InventoryLevelList,
     InventoryLevelOut,
+    InventoryLevelRow,
     InventoryMovementList,
     InventoryMovementOut,
     LevelSet,
@@ -98,6 +101,44 @@ def get_item(
         ],
     )
     return InventoryItemDetailEnvelope(inventory_item=detail)
+
+
+@router.post("/inventory-items/{item_id}", response_model=InventoryItemDetailEnvelope)
+def update_item(
+    item_id: IdPath, body: InventoryItemUpdate, session: DbSession, admin: AdminPrincipal
+) -> InventoryItemDetailEnvelope:
+    """Change an item's sku, title, unit of measure or metadata (levels are set separately)."""
+    service.update_item(session, item_id, changes=body.model_dump(exclude_unset=True))
+    return get_item(item_id, session, admin)
+
+
+@router.get("/inventory-levels", response_model=InventoryLevelList)
+def list_levels(
+    session: DbSession,
+    _admin: AdminPrincipal,
+    location_id: IdFilter = None,
+    inventory_item_id: IdFilter = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> InventoryLevelList:
+    """Levels with item sku/title, ordered by location name then sku (what is on each shelf)."""
+    rows, count = service.list_levels(
+        session,
+        location_id=location_id,
+        inventory_item_id=inventory_item_id,
+        limit=limit,
+        offset=offset,
+    )
+    levels = []
+    for level, item, location in rows:
+        row = InventoryLevelRow(
+            **_level_out(level, location).model_dump(),
+            sku=item.sku,
+            title=item.title,
+            unit_of_measure=item.unit_of_measure,
+        )
+        levels.append(row)
+    return InventoryLevelList(inventory_levels=levels, count=count, limit=limit, offset=offset)
 
 
 @router.post("/inventory-items/{item_id}/levels", response_model=InventoryLevelEnvelope)

@@ -205,3 +205,31 @@ def list_movements(
         stmt = stmt.where(InventoryMovement.reason == reason)
     stmt = stmt.order_by(InventoryMovement.created_at.desc(), InventoryMovement.id.desc())
     return _page(session, stmt, limit, offset)
+
+
+def list_levels(
+    session: Session,
+    *,
+    location_id: str | None,
+    inventory_item_id: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[InventoryLevel, InventoryItem, StockLocation]], int]:
+    stmt = (
+        select(InventoryLevel, InventoryItem, StockLocation)
+        .join(InventoryItem, InventoryItem.id == InventoryLevel.inventory_item_id)
+        .join(StockLocation, StockLocation.id == InventoryLevel.location_id)
+    )
+    if location_id:
+        stmt = stmt.where(InventoryLevel.location_id == location_id)
+    if inventory_item_id:
+        stmt = stmt.where(InventoryLevel.inventory_item_id == inventory_item_id)
+    count = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    stmt = (
+        stmt.order_by(StockLocation.name, InventoryItem.sku, InventoryLevel.id)
+        .limit(limit)
+        .offset(offset)
+        .execution_options(populate_existing=True)
+    )
+    rows = [(lv, item, loc) for lv, item, loc in session.execute(stmt)]
+    return rows, count

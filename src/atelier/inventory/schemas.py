@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from atelier.platform.schemas import (
     EntityId,
@@ -46,6 +46,20 @@ class InventoryItemCreate(InputSchema):
     title: Name
     unit_of_measure: UnitOfMeasure
     metadata: Metadata | None = None
+
+
+class InventoryItemUpdate(InputSchema):
+    sku: Sku | None = None
+    title: Name | None = None
+    unit_of_measure: UnitOfMeasure | None = None
+    metadata: Metadata | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> InventoryItemUpdate:
+        for name in ("sku", "title", "unit_of_measure", "metadata"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
 
 
 class StockLocationCreate(InputSchema):
@@ -89,6 +103,19 @@ class InventoryLevelOut(OutputSchema):
     stocked_quantity: float
     created_at: datetime
     updated_at: datetime
+
+
+class InventoryLevelRow(InventoryLevelOut):
+    sku: str
+    title: str
+    unit_of_measure: str
+
+
+class InventoryLevelList(OutputSchema):
+    inventory_levels: list[InventoryLevelRow]
+    count: int
+    limit: int
+    offset: int
 
 
 class InventoryMovementOut(OutputSchema):

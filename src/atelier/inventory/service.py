@@ -79,6 +79,34 @@ def create_item(
     return item
 
 
+def update_item(
+    session: Session,
+    item_id: str,
+    *,
+    changes: dict[str, object],
+) -> InventoryItem:
+    """Change sku, title, unit_of_measure or metadata; a taken sku is 409 ``sku_taken``."""
+    item = get_item(session, item_id)
+    sku = changes.get("sku")
+    if isinstance(sku, str) and sku != item.sku:
+        if repo.item_by_sku(session, sku) is not None:
+            raise Conflict(f"sku {sku!r} is already used by another item", code="sku_taken")
+        item.sku = sku
+    for field_name in ("title", "unit_of_measure"):
+        value = changes.get(field_name)
+        if isinstance(value, str):
+            setattr(item, field_name, value)
+    metadata = changes.get("metadata")
+    if isinstance(metadata, dict):
+        item.metadata_ = dict(metadata)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"sku {sku!r} is already used by another item", code="sku_taken") from None
+    return item
+
+
 def list_items(
     session: Session, *, q: str | None, limit: int, offset: int
 ) -> tuple[list[InventoryItem], int]:
@@ -337,6 +365,24 @@ def set_level(
     refreshed = repo.get_level(session, item_id, location_id)
     assert refreshed is not None
     return SetLevelResult(refreshed, location, movement, created)
+
+
+def list_levels(
+    session: Session,
+    *,
+    location_id: str | None = None,
+    inventory_item_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[tuple[InventoryLevel, InventoryItem, StockLocation]], int]:
+    """Levels with their item and location, ordered by location name then sku."""
+    return repo.list_levels(
+        session,
+        location_id=location_id,
+        inventory_item_id=inventory_item_id,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def list_movements(
