@@ -49,7 +49,7 @@ SUBSCRIBER_MODULES: list[str] = [
 ]
 
 # Modules that register scheduled jobs (``@scheduled_job``) when imported.
-JOB_MODULES: list[str] = ["atelier.production.jobs"]
+JOB_MODULES: list[str] = ["atelier.platform.housekeeping", "atelier.production.jobs"]
 
 
 def load_subscribers() -> None:
