@@ -76,3 +76,28 @@ class TestEmbeddedWorker:
         worker.stop()
         worker.stop()
         assert not worker.running
+
+
+@pytest.mark.usefixtures("clean_wakeups")
+class TestAppLifespan:
+    def test_app_with_embedded_worker_delivers_events_committed_by_requests(
+        self, settings: Settings, db: Database
+    ) -> None:
+        from fastapi.testclient import TestClient
+
+        from atelier.app import create_app
+
+        delivered = threading.Event()
+
+        def handler(session: Session, event: Event) -> None:
+            delivered.set()
+
+        outbox.registry.register("platform.test_ping", name="tests.lifespan_ping")(handler)
+        try:
+            app = create_app(settings, database=db, start_background=True)
+            with TestClient(app):
+                with db.session() as session:
+                    emit(session, "platform.test_ping", {})
+                assert delivered.wait(WAIT)
+        finally:
+            outbox.registry.unregister("tests.lifespan_ping")
