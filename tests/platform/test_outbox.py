@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from atelier.platform.clock import FrozenClock
 from atelier.platform.db import Database
-from atelier.platform.dispatcher import OutboxDispatcher, backoff
+from atelier.platform.dispatcher import OutboxDispatcher, SubscriberFailed, backoff
 from atelier.platform.models import AdminUser, OutboxDelivery, OutboxEvent
 from atelier.platform.outbox import Event, SubscriberRegistry, emit
 
@@ -326,3 +326,18 @@ class TestConcurrentDispatchers:
         for event in claimed:
             slow._finish(event, slow._process(event))
         assert recorder.count("s") == 1
+
+
+class TestDrainReporting:
+    def test_drain_can_raise_subscriber_failures(
+        self, db: Database, registry: SubscriberRegistry
+    ) -> None:
+        def broken(session: Session, event: Event) -> None:
+            raise ValueError("bad payload")
+
+        registry.register("x.happened", name="broken")(broken)
+        with db.session() as session:
+            emit(session, "x.happened", {})
+        with pytest.raises(SubscriberFailed) as raised:
+            dispatcher(db, registry).drain(raise_errors=True)
+        assert "broken: ValueError: bad payload" in str(raised.value)

@@ -44,6 +44,14 @@ def describe_error(subscriber: str, exc: BaseException) -> str:
     return f"{subscriber}: {type(exc).__name__}: {message}"[:_ERROR_LIMIT]
 
 
+class SubscriberFailed(RuntimeError):
+    """Raised by ``drain(raise_errors=True)``: subscribers failed (their events will retry)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = list(errors)
+
+
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     delivered: bool
@@ -69,6 +77,8 @@ class OutboxDispatcher:
         self.batch_size = batch_size
         self.lease = lease
         self.poll_interval = poll_interval
+        # Subscriber errors seen since the last drain() started (``last_error`` texts).
+        self.failures: list[str] = []
 
     # --- claiming ----------------------------------------------------------------------------
 
@@ -202,6 +212,7 @@ class OutboxDispatcher:
         for event in events:
             outcome = self._process(event)
             self._finish(event, outcome)
+            self.failures.extend(outcome.errors)
             if outcome.delivered:
                 log.debug("event delivered", extra={"event_id": event.id})
             else:
@@ -215,20 +226,28 @@ class OutboxDispatcher:
                 )
         return len(events)
 
-    def drain(self, max_rounds: int = 100) -> int:
-        """Process batches until nothing is due (tests; CLI). Returns events processed."""
+    def drain(self, max_rounds: int = 100, *, raise_errors: bool = False) -> int:
+        """Process batches until nothing is due (tests; CLI). Returns events processed.
+
+        ``raise_errors=True`` raises after draining when any subscriber failed (tests that
+        want a failing subscriber to fail the test rather than be scheduled for a retry).
+        """
         total = 0
+        self.failures.clear()
         for _ in range(max_rounds):
             processed = self.run_once()
             total += processed
             if processed == 0:
                 break
+        if raise_errors and self.failures:
+            raise SubscriberFailed(self.failures)
         return total
 
     def run_forever(self, stop: threading.Event, wake: threading.Event) -> None:
         """Loop until ``stop`` is set; ``wake`` cuts the poll sleep short (new events)."""
         log.info("dispatcher started", extra={"worker_id": self.worker_id})
         while not stop.is_set():
+            self.failures.clear()  # only drain() reports them; a long-running loop must not grow
             try:
                 processed = self.run_once()
             except Exception:
