@@ -336,6 +336,27 @@ class TestSubtasks:
         assert_problem(response, 404, "subtask_not_found")
 
 
+    def test_cancelled_subtask_is_409(
+        self,
+        admin: TestClient,
+        client: TestClient,
+        partner: catalog.PartnerHandle,
+        tasks: dict[str, Any],
+    ) -> None:
+        from sqlalchemy import update
+
+        from atelier.tasks.models import Task
+
+        cutting = tasks["Cutting"]
+        sub = cutting["subtasks"][0]["id"]
+        db: Database = admin.app.state.db  # type: ignore[attr-defined]
+        with db.session() as session:
+            session.execute(update(Task).where(Task.id == sub).values(status="cancelled"))
+        _post(client, partner, f"/{cutting['id']}/accept")
+        response = _post(client, partner, f"/{cutting['id']}/subtasks/{sub}/complete")
+        assert_problem(response, 409, "subtask_cancelled")
+
+
 class TestComments:
     def test_partner_and_admin_comment(
         self,
