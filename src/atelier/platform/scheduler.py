@@ -104,8 +104,12 @@ def _claim_statement(db: Database, job: str, slot: datetime, worker_id: str) -> 
     )
 
 
-def _run_slot(db: Database, job: Job, slot: datetime, worker_id: str) -> bool:
-    """Claim and run one slot; True when this worker ran it (successfully or not)."""
+def run_slot(db: Database, job: Job, slot: datetime, worker_id: str) -> bool:
+    """Claim and run one slot; True when this worker ran it (successfully or not).
+
+    Public so other schedulers (e.g. cron-triggered flows, ``Job("flow:<id>", cron, handler)``)
+    get the same once-per-slot guarantee from ``scheduled_slots``.
+    """
     with db.session(write=False) as reader:
         # Cheap read first so an already-run slot does not take the write lock every tick.
         if reader.scalar(
@@ -157,7 +161,7 @@ def run_due_jobs(
     ran: list[str] = []
     for job in jobs.all():
         slot = latest_slot(job.cron, settings.zone, now)
-        if _run_slot(db, job, slot, worker_id):
+        if run_slot(db, job, slot, worker_id):
             ran.append(job.name)
     return ran
 
