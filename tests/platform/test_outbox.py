@@ -341,3 +341,24 @@ class TestDrainReporting:
         with pytest.raises(SubscriberFailed) as raised:
             dispatcher(db, registry).drain(raise_errors=True)
         assert "broken: ValueError: bad payload" in str(raised.value)
+
+
+class TestLeaseBudget:
+    def test_events_left_when_the_lease_runs_out_are_claimable_again(
+        self, db: Database, clock: FrozenClock, registry: SubscriberRegistry, recorder: Recorder
+    ) -> None:
+        slow_worker = dispatcher(db, registry, "slow")
+
+        def slow(session: Session, event: Event) -> None:
+            recorder.record("slow", event)
+            clock.advance(slow_worker.lease)  # this subscriber takes the whole lease
+
+        registry.register("x.happened", name="slow")(slow)
+        with db.session() as session:
+            emit(session, "x.happened", {"n": 1})
+            emit(session, "x.happened", {"n": 2})
+        assert slow_worker.run_once() == 1
+        assert recorder.count("slow") == 1
+        assert dispatcher(db, registry, "other").run_once() == 1
+        assert recorder.count("slow") == 2
+        assert count(db, OutboxEvent, OutboxEvent.delivered_at.is_(None)) == 0

@@ -9,6 +9,7 @@ IMMEDIATE`` so the conditional lease update is enough there.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -162,7 +163,8 @@ class OutboxDispatcher:
             session.commit()
             return None
         except Exception as exc:
-            session.rollback()
+            with contextlib.suppress(Exception):  # the connection itself may be gone
+                session.rollback()
             log.warning(
                 "subscriber failed",
                 exc_info=True,
@@ -208,8 +210,16 @@ class OutboxDispatcher:
 
     def run_once(self) -> int:
         """Claim and process one batch; returns how many events were processed."""
+        lease_ends = clock.now() + self.lease
         events = self.claim()
-        for event in events:
+        for index, event in enumerate(events):
+            if clock.now() >= lease_ends:
+                # Slow subscribers used up the lease: the rest is claimable by others again.
+                log.info(
+                    "lease expired mid-batch",
+                    extra={"worker_id": self.worker_id, "skipped": len(events) - index},
+                )
+                return index
             outcome = self._process(event)
             self._finish(event, outcome)
             self.failures.extend(outcome.errors)
