@@ -197,6 +197,22 @@ class TestSweeper:
         assert sorted(e.data["gate"] for e in _overdue_events(db, run["id"])) == ["accept", "start"]
         assert _count(db, AdminFeedEntry) == 2
 
+    def test_batches_commit_one_by_one(
+        self, admin: TestClient, client: TestClient, db: Database, clock: FrozenClock
+    ) -> None:
+        runs = [_partner_and_run(admin, client)[1] for _ in range(5)]
+        clock.advance(PAST_DEADLINE)
+        session = db.new_session(write=True)
+        try:
+            flagged = sweep_overdue_gates(session, clock.now(), commit_batches=True, batch_size=2)
+            session.commit()
+        finally:
+            session.close()
+        assert flagged == 5
+        assert all(load_run(db, r["id"]).overdue_gate == "accept" for r in runs)
+        assert _count(db, AdminFeedEntry) == 5
+        assert _sweep(db, clock.now()) == 0
+
     def test_terminal_runs_are_not_flagged(
         self, admin: TestClient, client: TestClient, db: Database, clock: FrozenClock
     ) -> None:

@@ -3,109 +3,152 @@
 The sweeper never cancels a run or changes its status: it flags the passed gate on the row,
 writes a ``gate_overdue`` RunEvent, emits ``production_run.gate_overdue`` and adds an admin feed
 entry — once per gate, however many workers sweep at the same time.
+
+It works in batches: one conditional ``UPDATE ... RETURNING`` claims a batch (re-checking every
+condition under the row locks, so a run that moved on, or that another worker flagged, is not
+returned), then the events and feed entries of the winners are written in bulk. The scheduled
+job commits after every batch, so a sweep over thousands of runs never holds SQLite's write
+lock (or PostgreSQL row locks) for long.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from atelier.notifications.feed import add_feed_entry
-from atelier.platform import clock
+from atelier.audit import service as audit
+from atelier.notifications.feed import FeedItem, add_feed_entries
+from atelier.platform import clock, outbox
 from atelier.platform.actors import Actor
+from atelier.platform.db import IMMEDIATE
 from atelier.platform.scheduler import scheduled_job
 from atelier.production.lifecycle import WITH_PARTNER
 from atelier.production.models import ProductionRun
-from atelier.production.transitions import record_change
 
 log = logging.getLogger(__name__)
 
 GATE_SWEEP_JOB = "production.gate_sweeper"
 GATE_SWEEP_CRON = "*/15 * * * *"
-_BATCH = 500
+BATCH_SIZE = 500
+
+_WAITING = [s.value for s in WITH_PARTNER]
 
 
-def _overdue_candidates(session: Session, now: datetime, after: str | None) -> list[ProductionRun]:
-    stmt = (
-        select(ProductionRun)
-        .where(
-            ProductionRun.gate_deadline_at < now,
-            ProductionRun.current_gate.is_not(None),
-            ProductionRun.status.in_([s.value for s in WITH_PARTNER]),
-            or_(
-                ProductionRun.overdue_gate.is_(None),
-                ProductionRun.overdue_gate != ProductionRun.current_gate,
-            ),
-        )
-        .order_by(ProductionRun.id)
-        .limit(_BATCH)
-    )
+def _is_overdue(now: datetime) -> list[Any]:
+    return [
+        ProductionRun.gate_deadline_at < now,
+        ProductionRun.current_gate.is_not(None),
+        ProductionRun.status.in_(_WAITING),
+        or_(
+            ProductionRun.overdue_gate.is_(None),
+            ProductionRun.overdue_gate != ProductionRun.current_gate,
+        ),
+    ]
+
+
+def _candidate_ids(session: Session, now: datetime, after: str | None, limit: int) -> list[str]:
+    stmt = select(ProductionRun.id).where(*_is_overdue(now)).order_by(ProductionRun.id).limit(limit)
     if after is not None:
         stmt = stmt.where(ProductionRun.id > after)
     return list(session.scalars(stmt))
 
 
-def _claim(session: Session, run: ProductionRun, now: datetime) -> bool:
-    """Flag the run's current gate overdue unless another worker (or a transition) got there
-    first: the conditional UPDATE re-checks the gate under the row lock."""
-    gate, deadline = run.current_gate, run.gate_deadline_at
+def _claim(session: Session, ids: list[str], now: datetime) -> list[Any]:
+    """Flag the current gate of every still-overdue run in ``ids``; returns the winners."""
     result = session.execute(
         update(ProductionRun)
-        .where(
-            ProductionRun.id == run.id,
-            ProductionRun.current_gate == gate,
-            ProductionRun.gate_deadline_at == deadline,
-            or_(
-                ProductionRun.overdue_gate.is_(None),
-                ProductionRun.overdue_gate != ProductionRun.current_gate,
-            ),
+        .where(ProductionRun.id.in_(ids), *_is_overdue(now))
+        .values(overdue_gate=ProductionRun.current_gate, overdue_at=now)
+        .returning(
+            ProductionRun.id,
+            ProductionRun.current_gate,
+            ProductionRun.gate_deadline_at,
+            ProductionRun.partner_id,
+            ProductionRun.design_id,
+            ProductionRun.parent_run_id,
+            ProductionRun.run_type,
+            ProductionRun.status,
         )
-        .values(overdue_gate=gate, overdue_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return list(result.all())
 
 
-def sweep_overdue_gates(session: Session, now: datetime) -> int:
-    """Flag every run whose gate deadline passed before ``now``; returns how many were flagged."""
+def _record(session: Session, rows: list[Any], actor: Actor) -> None:
+    feed: list[FeedItem] = []
+    for row in rows:
+        deadline = row.gate_deadline_at.isoformat()
+        data = {"gate": row.current_gate, "deadline": deadline}
+        audit.record(session, row.id, "gate_overdue", actor, data=data)
+        outbox.emit(
+            session,
+            "production_run.gate_overdue",
+            {
+                "production_run_id": row.id,
+                "partner_id": row.partner_id,
+                "design_id": row.design_id,
+                "parent_run_id": row.parent_run_id,
+                "run_type": row.run_type,
+                "status": row.status,
+                "actor_type": actor.type.value,
+                "actor_id": actor.id,
+                "channel": actor.channel.value,
+                **data,
+            },
+        )
+        feed.append(
+            FeedItem(
+                kind="production_run.gate_overdue",
+                title=f"Run {row.id} is overdue at the {row.current_gate} gate",
+                body=(
+                    f"The {row.current_gate} gate was due by {deadline}. "
+                    "The run is still open; follow up with the partner or reassign it."
+                ),
+                run_id=row.id,
+                partner_id=row.partner_id,
+                data=data,
+                dedup_key=f"{row.id}:overdue:{row.current_gate}:{deadline}",
+            )
+        )
+        log.info(
+            "gate overdue",
+            extra={"run_id": row.id, "partner_id": row.partner_id, "gate": row.current_gate},
+        )
+    add_feed_entries(session, feed)
+
+
+def sweep_overdue_gates(
+    session: Session, now: datetime, *, commit_batches: bool = False, batch_size: int = BATCH_SIZE
+) -> int:
+    """Flag every run whose gate deadline passed before ``now``; returns how many were flagged.
+
+    With ``commit_batches`` each batch commits on its own (the scheduled job does this).
+    """
     flagged = 0
     after: str | None = None
     actor = Actor.scheduler()
     while True:
-        batch = _overdue_candidates(session, now, after)
-        if not batch:
+        ids = _candidate_ids(session, now, after, batch_size)
+        if not ids:
             break
-        after = batch[-1].id
-        for run in batch:
-            if not _claim(session, run, now):
-                continue
-            session.refresh(run)
-            gate, deadline = run.current_gate, run.gate_deadline_at
-            assert gate is not None and deadline is not None  # guaranteed by the claim
-            data = {"gate": gate, "deadline": deadline.isoformat()}
-            record_change(session, run, "gate_overdue", actor, data=data, event="gate_overdue")
-            add_feed_entry(
-                session,
-                "production_run.gate_overdue",
-                f"Run {run.id} is overdue at the {gate} gate",
-                body=(
-                    f"The {gate} gate was due by {deadline.isoformat()}. "
-                    "The run is still open; follow up with the partner or reassign it."
-                ),
-                run_id=run.id,
-                partner_id=run.partner_id,
-                data=data,
-                dedup_key=f"{run.id}:overdue:{gate}:{deadline.isoformat()}",
-            )
-            flagged += 1
-            log.info(
-                "gate overdue",
-                extra={"run_id": run.id, "partner_id": run.partner_id, "gate": gate},
-            )
-        if len(batch) < _BATCH:
+        after = ids[-1]
+        winners = _claim(session, ids, now)
+        if winners:
+            _record(session, winners, actor)
+            flagged += len(winners)
+        if commit_batches:
+            session.commit()
+            session.expunge_all()
+            if session.get_bind().dialect.name == "sqlite":
+                # Take the write lock again at BEGIN, as every writer on SQLite does.
+                session.connection(execution_options={IMMEDIATE: True})
+        else:
+            session.flush()
+        if len(ids) < batch_size:
             break
     if flagged:
         log.info("gate sweep flagged runs", extra={"flagged": flagged})
@@ -116,4 +159,4 @@ def sweep_overdue_gates(session: Session, now: datetime) -> int:
 def gate_sweeper(session: Session, slot: datetime) -> None:
     """Every 15 minutes: flag runs whose gate deadline has passed (never cancels them)."""
     # Deadlines are judged against the current time, not the slot: a late slot sees the truth.
-    sweep_overdue_gates(session, max(slot, clock.now()))
+    sweep_overdue_gates(session, max(slot, clock.now()), commit_batches=True)
