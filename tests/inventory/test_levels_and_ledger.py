@@ -4,6 +4,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -12,7 +13,7 @@ from atelier.inventory.models import InventoryMovement, MovementReason, StockLoc
 from atelier.platform.actors import Actor
 from atelier.platform.db import Database
 from atelier.platform.errors import Invalid, NotFound
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, bearer
 from tests.factories.catalog import create_partner
 from tests.factories.inventory import create_item, create_location, get_item, level_at, set_level
 
@@ -403,3 +404,38 @@ class TestLedgerUniqueKeyDecides:
         assert calls["n"] == 2
         assert level_at(admin, item["id"], location["id"]) == -2
         assert len(get_item(admin, item["id"])["movements"]) == 1
+
+
+class TestConcurrentCounts:
+    def test_concurrent_sets_keep_ledger_and_level_consistent(
+        self, app: FastAPI, admin: TestClient, admin_token: str, db: Database
+    ) -> None:
+        item = create_item(admin)
+        location = create_location(admin)
+        statuses: list[int] = []
+
+        def count(i: int) -> None:
+            with TestClient(app, headers=bearer(admin_token)) as c:
+                r = c.post(
+                    f"/admin/inventory-items/{item['id']}/levels",
+                    json={"location_id": location["id"], "stocked_quantity": 10 * (i + 1)},
+                )
+                statuses.append(r.status_code)
+
+        assert _in_threads(8, count) == []
+        assert sorted(statuses) == [200] * 7 + [201]
+        final = level_at(admin, item["id"], location["id"])
+        with db.session(write=False) as session:
+            total = session.scalar(
+                select(func.sum(InventoryMovement.quantity_delta)).where(
+                    InventoryMovement.inventory_item_id == item["id"]
+                )
+            )
+            latest = session.scalars(
+                select(InventoryMovement)
+                .where(InventoryMovement.inventory_item_id == item["id"])
+                .order_by(InventoryMovement.id.desc())
+                .limit(1)
+            ).one()
+        assert total == final
+        assert latest.balance_after == final
