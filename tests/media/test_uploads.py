@@ -270,3 +270,31 @@ class TestServing:
         assert_problem(
             client.get("/media/files/2026/11/media_NOPE.png"), 404, "media_file_not_found"
         )
+
+
+class TestUploadConcurrency:
+    def test_parallel_uploads_all_land(
+        self, admin: TestClient, client: TestClient, db: Database
+    ) -> None:
+        import threading
+
+        w = world(admin, client, db)
+        barrier = threading.Barrier(6)
+        statuses: list[int] = []
+
+        def upload(n: int) -> None:
+            barrier.wait()
+            response = _upload(
+                client, w.run_id, [(f"{n}.png", PNG, "image/png")], headers=w.partner.headers
+            )
+            statuses.append(response.status_code)
+
+        threads = [threading.Thread(target=upload, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert statuses == [201] * 6
+        with db.session(write=False) as s:
+            names = sorted(m.filename for m in s.query(MediaFile).all())
+        assert names == sorted(f"{n}.png" for n in range(6))
