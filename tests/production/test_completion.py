@@ -417,3 +417,73 @@ class TestMissingBody:
         )
         assert body["detail"] == "produced_quantity is required"
         assert_problem(admin.post(s.run.admin_url("/complete")), 422, "produced_quantity_required")
+
+
+class TestTaskDrivenCompletion:
+    """``complete_run(source="tasks")`` through the real task API and outbox delivery."""
+
+    def _finish_tasks(self, setup: Setup) -> None:
+        detail = setup.owner.get(setup.run.url()).json()["production_run"]
+        for task in detail["tasks"]:
+            post_ok(setup.owner, f"/partners/assigned-tasks/{task['id']}/finish")
+
+    def test_uses_the_last_reported_progress(
+        self, app: FastAPI, admin: TestClient, client: TestClient, db: Database, drain: Any
+    ) -> None:
+        setup = build(app, admin, client)
+        post_ok(setup.owner, setup.run.url("/accept"))
+        post_ok(setup.owner, setup.run.url("/progress"), {"produced_quantity": 7})
+        self._finish_tasks(setup)
+        drain()
+        run = setup.owner.get(setup.run.url()).json()["production_run"]
+        assert run["status"] == "completed"
+        assert run["produced_quantity"] == 7
+        assert run["started_at"] and run["finished_at"]
+        assert finished_goods(admin, setup.output["id"]) == 7
+        [event] = kinds(db, setup.run.id, "completed")
+        assert event.data["source"] == "tasks" and event.data["shortfall"] == 3
+
+    def test_without_progress_uses_the_run_quantity(
+        self, app: FastAPI, admin: TestClient, client: TestClient, drain: Any
+    ) -> None:
+        setup = build(app, admin, client, quantity=4)
+        self._finish_tasks(setup)
+        drain()
+        run = setup.owner.get(setup.run.url()).json()["production_run"]
+        assert run["status"] == "completed" and run["produced_quantity"] == 4
+        assert run["accepted_at"] and run["started_at"] and run["finished_at"]
+        assert finished_goods(admin, setup.output["id"]) == 4
+
+    def test_commits_logged_consumption(
+        self, app: FastAPI, admin: TestClient, client: TestClient, drain: Any
+    ) -> None:
+        setup = build(app, admin, client)
+        post_ok(setup.owner, setup.run.url("/accept"))
+        log(setup.owner, setup, 6)
+        self._finish_tasks(setup)
+        drain()
+        assert inventory.level_at(admin, setup.fabric["id"], setup.workshop["id"]) == 94
+
+    def test_finish_with_complete_tasks_leads_to_completion(
+        self, app: FastAPI, admin: TestClient, client: TestClient, drain: Any
+    ) -> None:
+        setup = build(app, admin, client)
+        advance(setup.owner, setup.run, to="start")
+        post_ok(setup.owner, setup.run.url("/finish"), {"complete_tasks": True})
+        drain()
+        run = setup.owner.get(setup.run.url()).json()["production_run"]
+        assert run["status"] == "completed"
+        assert finished_goods(admin, setup.output["id"]) == 10
+
+    def test_already_completed_reports_already(self, s: Setup, db: Database) -> None:
+        from atelier.platform.actors import Actor
+        from atelier.production import completion, transitions
+
+        post_ok(s.owner, s.run.url("/complete"), {"produced_quantity": 10})
+        with db.session() as session:
+            run = transitions.get_run(session, s.run.id)
+            result = completion.complete_run(
+                session, run, actor=Actor.system(), produced_quantity=None, source="tasks"
+            )
+            assert result.already is True and result.message == "Already completed"
+        assert len(kinds(db, s.run.id, "completed")) == 1

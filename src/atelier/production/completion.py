@@ -205,6 +205,7 @@ def complete_run(
 
     now = clock.now()
     from_status = run.status
+    never_accepted = run.accepted_at is None
     for stamp in ("accepted_at", "started_at", "finished_at"):
         if getattr(run, stamp) is None:
             setattr(run, stamp, now)
@@ -230,7 +231,7 @@ def complete_run(
         "consumptions_committed": committed,
         "output": output,
     }
-    if allow_shortfall and run.quantity is not None and produced + rejected < run.quantity:
+    if run.quantity is not None and produced + rejected < run.quantity:
         data["shortfall"] = run.quantity - produced - rejected
     transitions.record_change(
         session, run, "completed", actor, from_status=from_status, data=data, event="completed"
@@ -241,6 +242,9 @@ def complete_run(
 
     from atelier.production import cascade
 
+    if never_accepted:
+        # Task-driven completion of a run nobody accepted: the family sees it as accepted too.
+        cascade.on_child_accepted(session, run, actor)
     cascade.on_run_completed(session, run, actor)
     log.info(
         "production run completed",
