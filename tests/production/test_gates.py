@@ -316,6 +316,18 @@ class TestAdminFeed:
         assert admin.post("/admin/feed/read-all").json() == {"marked_read": 2}
         assert admin.get("/admin/feed").json()["unread_count"] == 0
 
+    def test_add_feed_entry_is_once_per_dedup_key(self, db: Database) -> None:
+        from atelier.notifications.feed import add_feed_entry
+
+        with db.session() as s:
+            first = add_feed_entry(s, "note", "Hello", dedup_key="k1")
+            again = add_feed_entry(s, "note", "Hello again", dedup_key="k1")
+            plain = add_feed_entry(s, "note", "No key")
+            assert first is not None and again is None and plain is not None
+        with db.session() as s:
+            assert add_feed_entry(s, "note", "Later", dedup_key="k1") is None
+        assert _count(db, AdminFeedEntry) == 2
+
     def test_guards(self, admin: TestClient, client: TestClient) -> None:
         partner = catalog.create_partner(admin, client)
         assert_problem(admin.post("/admin/feed/feed_nope/read"), 404, "feed_entry_not_found")
