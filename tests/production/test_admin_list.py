@@ -300,3 +300,25 @@ class TestAudit:
         run = create_run(admin, design_id=design["id"])
         admin.post(f"/admin/production-runs/{run['id']}", json={"role": "dyeing"})
         assert get_run(admin, run["id"])["role"] == "dyeing"
+
+
+class TestRunIdMatch:
+    @pytest.mark.parametrize(
+        ("q", "expected"),
+        [
+            ("prod", "all"),
+            ("_run_", "all"),
+            ("prod_run_01J", "scan"),
+            ("01jab", "scan"),
+            ("ABCDEFGH", "scan"),
+            ("run_0", "scan"),
+            ("saree", "none"),
+            ("silk", "none"),
+            ("loom house", "none"),
+            ("", "none"),
+        ],
+    )
+    def test_classification(self, q: str, expected: str) -> None:
+        from atelier.production.repository import run_id_match
+
+        assert run_id_match(q) == expected

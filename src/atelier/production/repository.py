@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -67,26 +67,70 @@ def _conditions(filters: RunFilters) -> list[ColumnElement[bool]]:
     if filters.parent_run_id:
         conditions.append(ProductionRun.parent_run_id == filters.parent_run_id)
     elif not filters.include_children:
-        conditions.append(ProductionRun.parent_run_id.is_(None))
-    if filters.q:
-        # Search the small tables (designs, partners) first and filter runs by the matching ids,
-        # so the runs table is filtered on indexed foreign keys instead of joined row by row.
-        pattern = _like_pattern(filters.q)
-        design_ids = select(Design.id).where(func.lower(Design.name).like(pattern, escape="\\"))
-        partner_ids = select(Partner.id).where(
-            or_(
-                func.lower(Partner.name).like(pattern, escape="\\"),
-                func.lower(Partner.handle).like(pattern, escape="\\"),
-            )
-        )
+        selective = filters.partner_id or filters.design_id or filters.order_id or filters.q
+        # With a selective filter, keep "top-level only" out of the index choice: otherwise
+        # SQLite walks the (parent_run_id, created_at) index over every top-level run instead
+        # of the few rows the partner/design/order/search index finds.
         conditions.append(
-            or_(
-                func.lower(ProductionRun.id).like(pattern, escape="\\"),
-                ProductionRun.design_id.in_(design_ids),
-                ProductionRun.partner_id.in_(partner_ids),
-            )
+            func.coalesce(ProductionRun.parent_run_id, "") == ""
+            if selective
+            else ProductionRun.parent_run_id.is_(None)
         )
+    if filters.q:
+        conditions.append(_search(filters.q))
     return conditions
+
+
+def _search(q: str) -> ColumnElement[bool]:
+    # Search the small tables (designs, partners) first and filter runs by the matching ids,
+    # so the runs table is read through its indexed foreign keys instead of joined row by row.
+    pattern = _like_pattern(q)
+    design_ids = select(Design.id).where(func.lower(Design.name).like(pattern, escape="\\"))
+    partner_ids = select(Partner.id).where(
+        or_(
+            func.lower(Partner.name).like(pattern, escape="\\"),
+            func.lower(Partner.handle).like(pattern, escape="\\"),
+        )
+    )
+    id_match = run_id_match(q)
+    if id_match == "all":
+        # A piece of the "prod_run_" prefix is in every run id.
+        return true()
+    terms = [ProductionRun.design_id.in_(design_ids), ProductionRun.partner_id.in_(partner_ids)]
+    if id_match == "scan":
+        terms.append(func.lower(ProductionRun.id).like(pattern, escape="\\"))
+    return or_(*terms)
+
+
+_RUN_ID_PREFIX = "prod_run_"
+# ULID body characters (Crockford base32: no i, l, o, u), lower-cased.
+_ULID_CHARS = frozenset("0123456789abcdefghjkmnpqrstvwxyz")
+
+
+def run_id_match(q: str) -> str:
+    """How ``q`` can match run ids: ``"all"`` (it is part of the common prefix), ``"scan"``
+    (it looks like a piece of an id: only id characters, and a digit, an underscore or at
+    least 8 characters), or ``"none"`` (a word such as "silk" or "saree": no substring scan
+    over the ids is paid for)."""
+    text = q.lower()
+    if not text:
+        return "none"
+    if text in _RUN_ID_PREFIX:
+        return "all"
+    possible = all(c in _ULID_CHARS for c in text) or any(
+        text.startswith(_RUN_ID_PREFIX[start:])
+        and all(c in _ULID_CHARS for c in text[len(_RUN_ID_PREFIX) - start :])
+        for start in range(len(_RUN_ID_PREFIX))
+    )
+    id_like = any(c.isdigit() or c == "_" for c in text) or len(text) >= 8
+    return "scan" if possible and id_like else "none"
+    if text in _RUN_ID_PREFIX or all(c in _ULID_CHARS for c in text):
+        return True
+    for start in range(len(_RUN_ID_PREFIX)):
+        tail = _RUN_ID_PREFIX[start:]
+        if text.startswith(tail) and all(c in _ULID_CHARS for c in text[len(tail) :]):
+            return True
+    return False
 
 
 # Only quantity can be NULL; the other sort keys stay plain so an index scan can serve them.
