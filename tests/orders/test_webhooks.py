@@ -297,6 +297,13 @@ class TestShopify:
         assert order["items"][0]["product_id"] == product["id"]
         assert order["items"][0]["variant_id"] is None
 
+    def test_maps_product_by_numeric_shopify_id(
+        self, client: TestClient, admin: TestClient
+    ) -> None:
+        product = create_product(admin, metadata={"shopify_product_id": 632910392}, variants=[])
+        order = post_shopify(client, shopify_order()).json()["order"]
+        assert order["items"][0]["product_id"] == product["id"]
+
     def test_unmapped_line_keeps_shopify_ids(self, client: TestClient, db: Database) -> None:
         response = post_shopify(client, shopify_order())
         assert response.status_code == 201

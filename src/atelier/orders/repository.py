@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from atelier.catalog.models import Product, ProductVariant
@@ -68,10 +68,11 @@ def variants_by_skus(session: Session, skus: Iterable[str]) -> dict[str, Product
 
 
 def products_by_external_ids(session: Session, key: str, ids: Iterable[str]) -> dict[str, str]:
-    """Map shop-platform product ids (stored as strings in ``Product.metadata[key]``) to ours."""
+    """Map shop-platform product ids (``Product.metadata[key]``, string or number) to ours."""
     wanted = {i for i in ids if i}
     if not wanted:
         return {}
-    expr = Product.metadata_[key].as_string()
+    # The cast makes a number stored in JSON compare equal to its text on SQLite too.
+    expr = cast(Product.metadata_[key].as_string(), String)
     rows = session.execute(select(Product.id, expr).where(expr.in_(wanted)))
     return {str(ext): pid for pid, ext in rows if ext is not None}
