@@ -189,10 +189,6 @@ def _send(client: TestClient, method: str, call: Call, w: World) -> Any:
     return client.request(method, call.url(w), **kwargs)
 
 
-def _ids(body: Any) -> str:
-    return repr(body)
-
-
 def test_every_partner_route_is_in_the_matrix(app: FastAPI) -> None:
     unknown = sorted(partner_routes(app) - MATRIX.keys())
     assert not unknown, (
