@@ -323,5 +323,5 @@ def create_product(session: Session, data: ProductCreate) -> Product:
             session.flush()
     except IntegrityError:
         raise Conflict("a variant sku is already in use", code="sku_taken") from None
-    log.info("product created", extra={"product_id": product.id, "variants": len(skus)})
+    log.info("product created", extra={"product_id": product.id, "variants": len(data.variants)})
     return get_product(session, product.id)
