@@ -174,3 +174,46 @@ class TestLogRacingCompletion:
             raise AssertionError("an uncommitted log was left on a completed run")
         _count, keys = _state(db, s.run.id)
         assert len(keys) == logged + 1
+
+
+class TestConcurrentMilestones:
+    def test_simultaneous_accepts_accept_once(
+        self, app: FastAPI, admin: TestClient, client: TestClient, db: Database
+    ) -> None:
+        s = build(app, admin, client)
+
+        def accept() -> int:
+            c = TestClient(app, headers=s.run.partner.headers, raise_server_exceptions=False)
+            return c.post(s.run.url("/accept")).status_code
+
+        statuses = _together([accept for _ in range(5)])
+        assert sorted(statuses) == [200, 409, 409, 409, 409], statuses
+        with db.session(write=False) as session:
+            accepted = session.scalars(
+                select(RunEvent).where(RunEvent.run_id == s.run.id, RunEvent.kind == "accepted")
+            ).all()
+        assert len(accepted) == 1
+
+    def test_simultaneous_corrections_keep_the_ledger_consistent(
+        self, app: FastAPI, admin: TestClient, client: TestClient, db: Database
+    ) -> None:
+        s = _setup(app, admin, client)
+        post_ok(s.owner, s.run.url("/complete"), {"produced_quantity": 10})
+
+        def correct(rejected: int) -> int:
+            body = {"rejected_quantity": rejected, "rejection_reason": "other", "reason": "qc"}
+            return admin.post(s.run.admin_url("/corrections"), json=body).status_code
+
+        statuses = _together([lambda r=r: correct(r) for r in (1, 2, 3, 4)])
+        assert statuses == [200, 200, 200, 200], statuses
+        run = admin.get(s.run.admin_url()).json()["production_run"]
+        good = run["produced_quantity"] - run["rejected_quantity"]
+        assert finished_goods(admin, s.output["id"]) == good
+        with db.session(write=False) as session:
+            corrected = session.scalars(
+                select(RunEvent).where(
+                    RunEvent.run_id == s.run.id, RunEvent.kind == "output_corrected"
+                )
+            ).all()
+        numbers = sorted(e.data["number"] for e in corrected)
+        assert numbers == list(range(1, len(corrected) + 1))

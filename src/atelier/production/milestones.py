@@ -65,15 +65,6 @@ def accept_run(
     return run, "Production run accepted"
 
 
-def accept_for_task(session: Session, run_id: str, *, actor: Actor) -> ProductionRun:
-    """Accept a run because its partner started a task (no-op unless ``sent_to_partner``)."""
-    run = transitions.lock_run(session, run_id)
-    if run.status != RunStatus.SENT_TO_PARTNER:
-        return run
-    accepted, _ = accept_run(session, run_id, actor=actor)
-    return accepted
-
-
 def start_run(
     session: Session, run_id: str, *, actor: Actor, partner_id: str | None = None
 ) -> tuple[ProductionRun, str]:
