@@ -189,3 +189,22 @@ class TestOncePerSlot:
         assert run_due_jobs(db, settings, MONDAY_10_IST + timedelta(hours=1), jobs=jobs) == [
             "broken"
         ]
+
+    def test_failure_after_a_batch_commit_is_recorded_on_the_slot(
+        self, db: Database, settings: Settings, jobs: JobRegistry
+    ) -> None:
+        def batched(session: Session, slot: datetime) -> None:
+            session.add(AdminUser(email="batch-1@example.test", password_hash="x"))
+            session.commit()  # a job that commits per batch
+            session.add(AdminUser(email="batch-2@example.test", password_hash="x"))
+            session.flush()
+            raise RuntimeError("second batch failed")
+
+        jobs.register("batched", "0 * * * *")(batched)
+        assert run_due_jobs(db, settings, MONDAY_10_IST, jobs=jobs) == ["batched"]
+        [row] = slots(db, "batched")
+        assert row.error is not None and "second batch failed" in row.error
+        assert row.finished_at is not None
+        with db.session(write=False) as session:
+            assert list(session.scalars(select(AdminUser.email))) == ["batch-1@example.test"]
+        assert run_due_jobs(db, settings, MONDAY_10_IST + timedelta(minutes=1), jobs=jobs) == []

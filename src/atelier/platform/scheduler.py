@@ -136,13 +136,19 @@ def run_slot(db: Database, job: Job, slot: datetime, worker_id: str) -> bool:
         log.exception("job failed", extra={"job": job.name, "slot": slot.isoformat()})
         error = f"{type(exc).__name__}: {exc}"[:_ERROR_LIMIT]
         with db.session(write=True) as failed:
-            slot_id = failed.scalar(_claim_statement(db, job.name, slot, worker_id))
-            if slot_id is not None:
-                failed.execute(
-                    update(ScheduledSlot)
-                    .where(ScheduledSlot.id == slot_id)
-                    .values(finished_at=clock.now(), error=error)
+            # Record the failure on the slot: insert it (the claim was rolled back), or, for a
+            # job that commits in batches (its claim already committed), mark our own claim.
+            failed.scalar(_claim_statement(db, job.name, slot, worker_id))
+            failed.execute(
+                update(ScheduledSlot)
+                .where(
+                    ScheduledSlot.job == job.name,
+                    ScheduledSlot.slot_at == slot,
+                    ScheduledSlot.claimed_by == worker_id,
+                    ScheduledSlot.finished_at.is_(None),
                 )
+                .values(finished_at=clock.now(), error=error)
+            )
         return True
     finally:
         session.close()
