@@ -163,10 +163,12 @@ def scenario_query(name: str, ids: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _where(name: str, ids: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The same predicates the repository builds, written by hand."""
+def _where(conn: Any, name: str, ids: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The same predicates the repository builds, written by hand (search ids resolved first
+    from the small tables, then matched as literal lists)."""
     query = scenario_query(name, ids)
-    clauses = ["r.parent_run_id IS NULL"]
+    selective = "partner_id" in query or "q" in query
+    clauses = ["COALESCE(r.parent_run_id, '') = ''" if selective else "r.parent_run_id IS NULL"]
     params: list[Any] = []
     if "status" in query:
         statuses = query["status"].split(",")
@@ -177,13 +179,29 @@ def _where(name: str, ids: dict[str, Any]) -> tuple[str, list[Any]]:
         params.append(query["partner_id"])
     if "q" in query:
         pattern = f"%{query['q'].lower()}%"
-        clauses.append(
-            "(lower(r.id) LIKE ? ESCAPE '\\'"
-            " OR r.design_id IN (SELECT id FROM designs WHERE lower(name) LIKE ? ESCAPE '\\')"
-            " OR r.partner_id IN (SELECT id FROM partners WHERE lower(name) LIKE ? ESCAPE '\\'"
-            " OR lower(handle) LIKE ? ESCAPE '\\'))"
-        )
-        params += [pattern] * 4
+        design_ids = [
+            r["id"]
+            for r in sql_rows(
+                conn, "SELECT id FROM designs WHERE lower(name) LIKE ? ESCAPE '\\'", [pattern]
+            )
+        ]
+        partner_ids = [
+            r["id"]
+            for r in sql_rows(
+                conn,
+                "SELECT id FROM partners WHERE lower(name) LIKE ? ESCAPE '\\'"
+                " OR lower(handle) LIKE ? ESCAPE '\\'",
+                [pattern, pattern],
+            )
+        ]
+        terms = []
+        if design_ids:
+            terms.append(f"r.design_id IN ({', '.join('?' for _ in design_ids)})")
+            params += design_ids
+        if partner_ids:
+            terms.append(f"r.partner_id IN ({', '.join('?' for _ in partner_ids)})")
+            params += partner_ids
+        clauses.append("(" + (" OR ".join(terms) or "1 = 0") + ")")
     return " AND ".join(clauses), params
 
 
@@ -203,7 +221,7 @@ def _row(raw: dict[str, Any]) -> dict[str, Any]:
 
 def bare_list(conn: Any, ids: dict[str, Any]) -> dict[str, Any]:
     """Count + one joined page, like the app (two queries), rendered to JSON-ready dicts."""
-    where, params = _where(ids["scenario"], ids)
+    where, params = _where(conn, ids["scenario"], ids)
     [count] = sql_rows(conn, f"SELECT count(*) AS n FROM production_runs r WHERE {where}", params)
     rows = sql_rows(
         conn,
@@ -248,7 +266,7 @@ def main() -> None:
         kind = "postgresql" if url.startswith("postgresql") else "sqlite"
         if kind == "postgresql":
             conn = dbapi_connect(url)
-            conn.execute("ANALYZE")
+            conn.execute("VACUUM ANALYZE")
             conn.close()
         print(f"seeded {args.runs} runs in {seconds:.1f}s ({kind})")
         results = []

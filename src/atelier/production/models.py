@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atelier.platform.db import Base, TimestampMixin, id_column, updated_at_column
@@ -30,9 +30,17 @@ class ProductionRun(TimestampMixin, Base):
         Index("ix_production_runs_status_created", "status", "created_at"),
         Index("ix_production_runs_partner_status", "partner_id", "status"),
         Index("ix_production_runs_gate_deadline", "gate_deadline_at"),
-        # The admin list's default page: top-level runs (parent_run_id IS NULL), newest first,
-        # id as the tie-breaker. Also serves "children of a parent" and the parent FK.
+        # Children of a parent, in order (and the parent FK's cascade).
         Index("ix_production_runs_parent_created", "parent_run_id", "created_at", "id"),
+        # The admin list's default page: top-level runs newest first, id as the tie-breaker.
+        # Partial, because neither planner treats "IS NULL" as an equality that fixes the order.
+        Index(
+            "ix_production_runs_toplevel_created",
+            "created_at",
+            "id",
+            postgresql_where=text("parent_run_id IS NULL"),
+            sqlite_where=text("parent_run_id IS NULL"),
+        ),
     )
 
     id: Mapped[str] = id_column("prod_run")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select, true
+from sqlalchemy import Select, false, func, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -52,7 +52,7 @@ def _like_pattern(q: str) -> str:
     return f"%{escaped.lower()}%"
 
 
-def _conditions(filters: RunFilters) -> list[ColumnElement[bool]]:
+def _conditions(session: Session, filters: RunFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.statuses:
         conditions.append(ProductionRun.status.in_(filters.statuses))
@@ -77,29 +77,38 @@ def _conditions(filters: RunFilters) -> list[ColumnElement[bool]]:
             else ProductionRun.parent_run_id.is_(None)
         )
     if filters.q:
-        conditions.append(_search(filters.q))
+        conditions.append(_search(session, filters.q))
     return conditions
 
 
-def _search(q: str) -> ColumnElement[bool]:
-    # Search the small tables (designs, partners) first and filter runs by the matching ids,
-    # so the runs table is read through its indexed foreign keys instead of joined row by row.
-    pattern = _like_pattern(q)
-    design_ids = select(Design.id).where(func.lower(Design.name).like(pattern, escape="\\"))
-    partner_ids = select(Partner.id).where(
-        or_(
-            func.lower(Partner.name).like(pattern, escape="\\"),
-            func.lower(Partner.handle).like(pattern, escape="\\"),
-        )
-    )
+def _search(session: Session, q: str) -> ColumnElement[bool]:
     id_match = run_id_match(q)
     if id_match == "all":
         # A piece of the "prod_run_" prefix is in every run id.
         return true()
-    terms = [ProductionRun.design_id.in_(design_ids), ProductionRun.partner_id.in_(partner_ids)]
+    # Search the small tables (designs, partners) first, then filter runs by the matching ids
+    # as literal lists: the runs table is read through its indexed foreign keys, and the
+    # planner sees real selectivity instead of guessing at a subquery.
+    pattern = _like_pattern(q)
+    design_ids = session.scalars(
+        select(Design.id).where(func.lower(Design.name).like(pattern, escape="\\"))
+    ).all()
+    partner_ids = session.scalars(
+        select(Partner.id).where(
+            or_(
+                func.lower(Partner.name).like(pattern, escape="\\"),
+                func.lower(Partner.handle).like(pattern, escape="\\"),
+            )
+        )
+    ).all()
+    terms: list[ColumnElement[bool]] = []
+    if design_ids:
+        terms.append(ProductionRun.design_id.in_(design_ids))
+    if partner_ids:
+        terms.append(ProductionRun.partner_id.in_(partner_ids))
     if id_match == "scan":
         terms.append(func.lower(ProductionRun.id).like(pattern, escape="\\"))
-    return or_(*terms)
+    return or_(*terms) if terms else false()
 
 
 _RUN_ID_PREFIX = "prod_run_"
@@ -150,7 +159,7 @@ def list_runs(
     session: Session, filters: RunFilters, *, limit: int, offset: int
 ) -> tuple[list[RunRow], int]:
     """One page of runs with design and partner names, and the total count (two queries)."""
-    conditions = _conditions(filters)
+    conditions = _conditions(session, filters)
     total = session.scalar(select(func.count()).select_from(ProductionRun).where(*conditions))
     rows = page_rows(session, filters, limit=limit, offset=offset, conditions=conditions)
     return rows, int(total or 0)
@@ -169,7 +178,7 @@ def page_rows(
         select(ProductionRun, Design.name, Partner.name, Partner.handle)
         .join(Design, Design.id == ProductionRun.design_id)
         .outerjoin(Partner, Partner.id == ProductionRun.partner_id)
-        .where(*(conditions if conditions is not None else _conditions(filters)))
+        .where(*(conditions if conditions is not None else _conditions(session, filters)))
     )
     stmt = _ordered(stmt, filters).limit(limit).offset(offset)
     return [
