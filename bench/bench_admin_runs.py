@@ -264,10 +264,12 @@ def main() -> None:
         ids = seed_database(url, make_seed(args.runs))
         seconds = (datetime.now(UTC) - started).total_seconds()
         kind = "postgresql" if url.startswith("postgresql") else "sqlite"
-        if kind == "postgresql":
-            conn = dbapi_connect(url)
-            conn.execute("VACUUM ANALYZE")
-            conn.close()
+        # Planner statistics, as a live database has them (autovacuum / PRAGMA optimize).
+        conn = dbapi_connect(url)
+        conn.execute("VACUUM ANALYZE" if kind == "postgresql" else "ANALYZE")
+        if kind == "sqlite":
+            conn.commit()
+        conn.close()
         print(f"seeded {args.runs} runs in {seconds:.1f}s ({kind})")
         results = []
         for name in scenarios:
