@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:25:56.868338
+Create Date: 2026-11-22 01:12:17.437484
 """
 
 from collections.abc import Sequence
@@ -539,6 +539,13 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_production_runs_status_created", ["status", "created_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_production_runs_toplevel_created",
+            ["created_at", "id"],
+            unique=False,
+            postgresql_where=sa.text("parent_run_id IS NULL"),
+            sqlite_where=sa.text("parent_run_id IS NULL"),
+        )
 
     op.create_table(
         "products",
@@ -875,6 +882,11 @@ def downgrade() -> None:
 
     op.drop_table("products")
     with op.batch_alter_table("production_runs", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_production_runs_toplevel_created",
+            postgresql_where=sa.text("parent_run_id IS NULL"),
+            sqlite_where=sa.text("parent_run_id IS NULL"),
+        )
         batch_op.drop_index("ix_production_runs_status_created")
         batch_op.drop_index(batch_op.f("ix_production_runs_run_type"))
         batch_op.drop_index("ix_production_runs_partner_status")
