@@ -179,6 +179,8 @@ class TestCreatePartnerBadInput:
             _with({"metadata": [1]}),
             _with({"unknown": True}),
             _with(user={"email": "nope"}),
+            _with(user={"email": "a\x00b@x.test"}),
+            _with({"email": "a\x00b@x.test"}),
             _with(user={"email": "e" * 300 + "@x.test"}),
             _with(user={"first_name": "f" * 10_000}),
             _with(user={"last_name": "a\x00"}),

@@ -45,6 +45,8 @@ def _normalise_handle(value: Any) -> Any:
 
 
 PartnerHandle = Annotated[Handle, BeforeValidator(_normalise_handle)]
+# The shared Email pattern lets control characters through; a NUL would break PostgreSQL.
+SafeEmail = Annotated[Email, AfterValidator(_no_nul)]
 TimeZone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
@@ -63,14 +65,14 @@ class PartnerFields(InputSchema):
     status: PartnerStatus = PartnerStatus.ACTIVE
     whatsapp_number: Phone | None = None
     whatsapp_verified: bool = False
-    email: Email | None = None
+    email: SafeEmail | None = None
     preferred_language: Language | None = None
     timezone: TimeZone | None = None
     metadata: Metadata | None = None
 
 
 class PartnerUserCreate(InputSchema):
-    email: Email
+    email: SafeEmail
     first_name: Annotated[PersonName, StringConstraints(min_length=1)]
     last_name: PersonName
     password: Password | None = None
@@ -114,7 +116,7 @@ class PartnerUpdate(InputSchema):
     status: PartnerStatus | None = None
     whatsapp_number: Phone | None = None
     whatsapp_verified: bool | None = None
-    email: Email | None = None
+    email: SafeEmail | None = None
     preferred_language: Language | None = None
     timezone: TimeZone | None = None
     metadata: Metadata | None = None
