@@ -464,7 +464,7 @@ class TestTaskDrivenCompletion:
         drain()
         assert inventory.level_at(admin, setup.fabric["id"], setup.workshop["id"]) == 94
 
-    def test_finish_with_complete_tasks_leads_to_completion(
+    def test_finish_with_complete_tasks_waits_for_the_partners_yield(
         self, app: FastAPI, admin: TestClient, client: TestClient, drain: Any
     ) -> None:
         setup = build(app, admin, client)
@@ -472,7 +472,11 @@ class TestTaskDrivenCompletion:
         post_ok(setup.owner, setup.run.url("/finish"), {"complete_tasks": True})
         drain()
         run = setup.owner.get(setup.run.url()).json()["production_run"]
-        assert run["status"] == "completed"
+        # An explicit finish makes /complete the gate: the yield is the partner's, not a guess.
+        assert run["status"] == "in_progress" and run["finished_at"]
+        assert run["progress"]["completed"] == run["progress"]["total"]
+        body = post_ok(setup.owner, setup.run.url("/complete"), {"produced_quantity": 10})
+        assert body["production_run"]["status"] == "completed"
         assert finished_goods(admin, setup.output["id"]) == 10
 
     def test_already_completed_reports_already(self, s: Setup, db: Database) -> None:
@@ -487,3 +491,54 @@ class TestTaskDrivenCompletion:
             )
             assert result.already is True and result.message == "Already completed"
         assert len(kinds(db, s.run.id, "completed")) == 1
+
+
+class TestRedoBlocksCompletion:
+    def _add_redo(self, admin: TestClient, s: Setup) -> str:
+        from tests.factories.tasks import create_template
+
+        create_template(admin, "Redo inspect")
+        body = post_ok(admin, s.run.admin_url("/tasks"), {"template_names": ["Redo inspect"]}, 201)
+        task_id: str = body["tasks"][0]["id"]
+        return task_id
+
+    def test_open_redo_task_refuses_complete(self, admin: TestClient, s: Setup) -> None:
+        task_id = self._add_redo(admin, s)
+        response = s.owner.post(s.run.url("/complete"), json={"produced_quantity": 10})
+        body = assert_problem(response, 409, "redo_tasks_open")
+        assert body["open_task_ids"] == [task_id]
+        run = s.owner.get(s.run.url()).json()["production_run"]
+        assert run["status"] == "in_progress"
+
+    def test_admin_on_behalf_is_refused_too(self, admin: TestClient, s: Setup) -> None:
+        self._add_redo(admin, s)
+        response = admin.post(s.run.admin_url("/complete"), json={"produced_quantity": 10})
+        assert_problem(response, 409, "redo_tasks_open")
+
+    def test_completes_once_redo_is_done(self, admin: TestClient, s: Setup) -> None:
+        task_id = self._add_redo(admin, s)
+        post_ok(s.owner, f"/partners/assigned-tasks/{task_id}/accept")
+        post_ok(s.owner, f"/partners/assigned-tasks/{task_id}/finish")
+        body = post_ok(s.owner, s.run.url("/complete"), {"produced_quantity": 10})
+        assert body["production_run"]["status"] == "completed"
+
+
+class TestExplicitFinishIsTheGate:
+    def test_tasks_finished_after_run_finish_do_not_complete_it(
+        self, admin: TestClient, s: Setup, drain: Any
+    ) -> None:
+        tasks = s.owner.get("/partners/assigned-tasks", params={"production_run_id": s.run.id})
+        assert tasks.json()["tasks"], "the dispatched run has tasks"
+        for task in tasks.json()["tasks"]:
+            if task["status"] == "pending":
+                post_ok(s.owner, f"/partners/assigned-tasks/{task['id']}/accept")
+            post_ok(s.owner, f"/partners/assigned-tasks/{task['id']}/finish")
+        drain()
+        run = s.owner.get(s.run.url()).json()["production_run"]
+        assert run["status"] == "in_progress" and run["completed_at"] is None
+        body = post_ok(
+            s.owner,
+            s.run.url("/complete"),
+            {"produced_quantity": 9, "rejected_quantity": 1, "rejection_reason": "fabric_flaw"},
+        )
+        assert body["production_run"]["produced_quantity"] == 9

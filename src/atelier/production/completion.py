@@ -171,6 +171,7 @@ def complete_run(
             return CompletionResult(run, 0, already=False, skipped_reason=f"run is {run.status}")
     else:
         transitions.require(session, run, Action.COMPLETE)
+        _refuse_open_redo(session, run)
 
     rejected = rejected_quantity or 0
     produced: int | None
@@ -251,6 +252,19 @@ def complete_run(
         extra={"run_id": run.id, "partner_id": run.partner_id, "source": source},
     )
     return CompletionResult(run, logged, already=False, consumptions_committed=committed)
+
+
+def _refuse_open_redo(session: Session, run: ProductionRun) -> None:
+    # Redo tasks are the brand asking for rework: the run cannot be closed over them.
+    from atelier.tasks import service as tasks
+
+    open_redo = tasks.open_redo_tasks(session, run.id)
+    if open_redo:
+        raise Conflict(
+            f"{len(open_redo)} redo task(s) are still open; finish them before completing the run",
+            code="redo_tasks_open",
+            extra={"open_task_ids": open_redo},
+        )
 
 
 def _driven_yield(

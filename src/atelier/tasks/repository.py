@@ -7,7 +7,14 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from atelier.tasks.models import Task, TaskCategory, TaskComment, TaskStatus, TaskTemplate
+from atelier.tasks.models import (
+    OPEN_TASK_STATUSES,
+    Task,
+    TaskCategory,
+    TaskComment,
+    TaskStatus,
+    TaskTemplate,
+)
 
 # --- categories ---------------------------------------------------------------------------------
 
@@ -151,6 +158,21 @@ def top_level_statuses(session: Session, run_id: str) -> list[str]:
             select(Task.status).where(
                 Task.production_run_id == run_id, Task.parent_task_id.is_(None)
             )
+        )
+    )
+
+
+def open_redo_task_ids(session: Session, run_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(Task.id)
+            .where(
+                Task.production_run_id == run_id,
+                Task.parent_task_id.is_(None),
+                Task.is_redo.is_(True),
+                Task.status.in_([str(s) for s in OPEN_TASK_STATUSES]),
+            )
+            .order_by(Task.position, Task.id)
         )
     )
 

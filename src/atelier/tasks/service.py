@@ -434,6 +434,11 @@ def all_tasks_completed(session: Session, run_id: str) -> bool:
     return bool(statuses) and all(s == TaskStatus.COMPLETED for s in statuses)
 
 
+def open_redo_tasks(session: Session, run_id: str) -> list[str]:
+    """Ids of the run's redo tasks that are not completed or cancelled yet."""
+    return repo.open_redo_task_ids(session, run_id)
+
+
 # --- task actions (partner API and admin) -------------------------------------------------------
 
 

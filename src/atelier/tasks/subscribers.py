@@ -40,6 +40,10 @@ def complete_run_if_tasks_done(session: Session, run_id: str) -> bool:
         return False
     if run.status not in _COMPLETABLE:
         return False
+    if run.finished_at is not None:
+        # The partner finished the run through the run milestone: /complete, which records the
+        # real yield, rejects and consumption, is the completion gate; don't guess it here.
+        return False
     if not service.all_tasks_completed(session, run_id):
         return False
     result = _complete(session, run)
