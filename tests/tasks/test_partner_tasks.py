@@ -335,7 +335,6 @@ class TestSubtasks:
         response = _post(client, partner, f"/{stitching['id']}/subtasks/task_nope/complete")
         assert_problem(response, 404, "subtask_not_found")
 
-
     def test_cancelled_subtask_is_409(
         self,
         admin: TestClient,
