@@ -46,11 +46,12 @@ def on_run_completed(session: Session, run: ProductionRun, actor: Actor) -> None
     """``run`` just completed: complete its parent when every child is done, then dispatch
     dependants whose dependencies are now all completed."""
     if run.parent_run_id is not None:
-        _maybe_complete_parent(session, run.parent_run_id, run.id, actor)
+        settle_parent(session, run.parent_run_id, run.id, actor)
     _release_dependants(session, run, actor)
 
 
-def _maybe_complete_parent(session: Session, parent_id: str, child_id: str, actor: Actor) -> None:
+def settle_parent(session: Session, parent_id: str, child_id: str, actor: Actor) -> None:
+    """Complete the parent when every child that was not cancelled is completed (at least one)."""
     parent = transitions.lock_run(session, parent_id)
     if RunStatus(parent.status) in TERMINAL:
         return

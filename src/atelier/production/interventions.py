@@ -86,7 +86,7 @@ def cancel_run(
     _cancel_locked(session, run, actor, reason)
     children = _cancel_children(session, run, actor)
     if run.parent_run_id:
-        _cancel_parent_if_settled(session, run.parent_run_id, actor)
+        _cancel_parent_if_settled(session, run.parent_run_id, actor, run.id)
     log.info("production run cancelled", extra={"run_id": run.id, "partner_id": run.partner_id})
     return run, children, "Cancelled"
 
@@ -132,13 +132,21 @@ def _cancel_children(session: Session, run: ProductionRun, actor: Actor) -> list
     return cancelled
 
 
-def _cancel_parent_if_settled(session: Session, parent_id: str, actor: Actor) -> None:
-    # A split whose every child ended without any completing has nothing left to make.
+def _cancel_parent_if_settled(
+    session: Session, parent_id: str, actor: Actor, child_id: str
+) -> None:
     statuses = session.scalars(
         select(ProductionRun.status).where(ProductionRun.parent_run_id == parent_id)
     ).all()
-    if any(s not in TERMINAL for s in statuses) or RunStatus.COMPLETED in statuses:
+    if any(s not in TERMINAL for s in statuses):
         return
+    if RunStatus.COMPLETED in statuses:
+        # The remaining children were completed before this one was dropped: the split is done.
+        from atelier.production.cascade import settle_parent
+
+        settle_parent(session, parent_id, child_id, actor)
+        return
+    # A split whose every child ended without any completing has nothing left to make.
     parent = transitions.lock_run(session, parent_id)
     if parent.status in TERMINAL:
         return
