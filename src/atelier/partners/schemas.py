@@ -7,7 +7,7 @@ from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from atelier.partners.models import PartnerStatus
 from atelier.platform.schemas import (
@@ -39,14 +39,6 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _normalise_handle(value: Any) -> Any:
-    # Lower-case before the pattern check, so "Loom-House" is the same handle as "loom-house".
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-PartnerHandle = Annotated[Handle, BeforeValidator(_normalise_handle)]
-# The shared Email pattern lets control characters through; a NUL would break PostgreSQL.
-SafeEmail = Annotated[Email, AfterValidator(_no_nul)]
 TimeZone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
@@ -61,18 +53,18 @@ UserRole = Literal["owner", "member"]
 
 class PartnerFields(InputSchema):
     name: Name
-    handle: PartnerHandle
+    handle: Handle
     status: PartnerStatus = PartnerStatus.ACTIVE
     whatsapp_number: Phone | None = None
     whatsapp_verified: bool = False
-    email: SafeEmail | None = None
+    email: Email | None = None
     preferred_language: Language | None = None
     timezone: TimeZone | None = None
     metadata: Metadata | None = None
 
 
 class PartnerUserCreate(InputSchema):
-    email: SafeEmail
+    email: Email
     first_name: Annotated[PersonName, StringConstraints(min_length=1)]
     last_name: PersonName
     password: Password | None = None
@@ -116,7 +108,7 @@ class PartnerUpdate(InputSchema):
     status: PartnerStatus | None = None
     whatsapp_number: Phone | None = None
     whatsapp_verified: bool | None = None
-    email: SafeEmail | None = None
+    email: Email | None = None
     preferred_language: Language | None = None
     timezone: TimeZone | None = None
     metadata: Metadata | None = None

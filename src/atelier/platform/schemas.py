@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 MAX_METADATA_BYTES = 16 * 1024
 
@@ -14,6 +21,11 @@ def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
+
+
+def _lower_stripped(value: Any) -> Any:
+    # Normalise before the pattern runs, so "Loom-House" is the handle "loom-house".
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 def _bounded_json(value: Any) -> Any:
@@ -37,20 +49,14 @@ ShortText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no
 LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
 Handle = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True,
-        to_lower=True,
-        min_length=2,
-        max_length=64,
-        pattern=r"^[a-z0-9][a-z0-9_-]*$",
-    ),
+    BeforeValidator(_lower_stripped),
+    StringConstraints(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$"),
 ]
 EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
 Email = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-    ),
+    BeforeValidator(_lower_stripped),
+    StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"),
 ]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9][0-9]{6,14}$")]
 Url = Annotated[
