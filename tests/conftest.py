@@ -142,7 +142,7 @@ def drain(db: Database) -> Callable[[], int]:
     dispatcher = OutboxDispatcher(db, worker_id="test")
 
     def _drain() -> int:
-        return dispatcher.drain()
+        return dispatcher.drain(raise_errors=True)
 
     return _drain
 
