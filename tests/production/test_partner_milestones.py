@@ -290,9 +290,8 @@ class TestChannel:
         from atelier.platform.deps import SESSION_COOKIE
 
         portal = TestClient(app, cookies={SESSION_COOKIE: self._token(settings, run)})
+        # The session cookie is SameSite=Lax, so a cross-site form cannot post with it.
         response = portal.post(run.url("/accept"))
-        if response.status_code == 403:
-            pytest.skip("cookie sessions need the portal's CSRF token for API posts")
         assert response.status_code == 200, response.text
         [event] = events(db, run.id, "accepted")
         assert event.channel == "web"
