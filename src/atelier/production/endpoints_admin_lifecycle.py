@@ -8,10 +8,9 @@ from fastapi import APIRouter, Query, status
 
 from atelier.inventory import consumption
 from atelier.inventory.consumption_schemas import ConsumptionCreate, ConsumptionLogRead
-from atelier.inventory.models import ConsumptionType
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.production import completion, milestones, transitions
-from atelier.production.endpoints_partner import completion_out, logs_out, run_out
+from atelier.production.endpoints_partner import LogQuery, completion_out, run_out
 from atelier.production.lifecycle_schemas import (
     CompleteRequest,
     CorrectionRequest,
@@ -103,26 +102,10 @@ def correct(run_id: str, body: CorrectionRequest, session: DbSession, admin: Adm
 
 
 @router.get("/production-runs/{run_id}/consumption-logs")
-def list_run_logs(
-    run_id: str,
-    session: DbSession,
-    admin: AdminPrincipal,
-    consumption_type: ConsumptionType | None = None,
-    committed: bool | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
+def list_run_logs(run_id: str, session: DbSession, admin: AdminPrincipal, filters: LogQuery) -> Any:
     """A run's consumption logs."""
     transitions.get_run(session, run_id)
-    rows, count = consumption.list_consumption(
-        session,
-        run_id=run_id,
-        consumption_type=consumption_type,
-        committed=committed,
-        limit=limit,
-        offset=offset,
-    )
-    return logs_out(rows, count, limit, offset)
+    return filters.page(session, run_id=run_id)
 
 
 @router.post("/production-runs/{run_id}/consumption-logs", status_code=status.HTTP_201_CREATED)
@@ -137,27 +120,13 @@ def create_run_log(
 
 @router.get("/designs/{design_id}/consumption-logs")
 def list_design_logs(
-    design_id: str,
-    session: DbSession,
-    admin: AdminPrincipal,
-    consumption_type: ConsumptionType | None = None,
-    committed: bool | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    design_id: str, session: DbSession, admin: AdminPrincipal, filters: LogQuery
 ) -> Any:
     """Every consumption log of a design (its runs' and design-level ones)."""
     from atelier.catalog import service as catalog
 
     catalog.get_design(session, design_id)
-    rows, count = consumption.list_consumption(
-        session,
-        design_id=design_id,
-        consumption_type=consumption_type,
-        committed=committed,
-        limit=limit,
-        offset=offset,
-    )
-    return logs_out(rows, count, limit, offset)
+    return filters.page(session, design_id=design_id)
 
 
 @router.post("/designs/{design_id}/consumption-logs", status_code=status.HTTP_201_CREATED)

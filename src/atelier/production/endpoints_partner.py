@@ -5,9 +5,10 @@ Every route is scoped to the caller's partner: a foreign or partner-less run ans
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from atelier.inventory import consumption
 from atelier.inventory.consumption_schemas import ConsumptionCreate, ConsumptionLogRead
@@ -181,27 +182,49 @@ def logs_out(rows: list[Any], count: int, limit: int, offset: int) -> dict[str, 
     }
 
 
-@router.get("/{run_id}/consumption-logs")
-def list_consumption_logs(
-    run_id: str,
-    session: DbSession,
-    partner: PartnerPrincipal,
+@dataclass(frozen=True, slots=True)
+class LogFilters:
+    consumption_type: ConsumptionType | None
+    committed: bool | None
+    limit: int
+    offset: int
+
+    def page(
+        self, session: DbSession, *, run_id: str | None = None, design_id: str | None = None
+    ) -> dict[str, Any]:
+        """One page of consumption logs of a run or a design, in the list envelope."""
+        rows, count = consumption.list_consumption(
+            session,
+            run_id=run_id,
+            design_id=design_id,
+            consumption_type=self.consumption_type,
+            committed=self.committed,
+            limit=self.limit,
+            offset=self.offset,
+        )
+        return logs_out(rows, count, self.limit, self.offset)
+
+
+async def _log_filters(
     consumption_type: ConsumptionType | None = None,
     committed: bool | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+) -> LogFilters:
+    return LogFilters(consumption_type, committed, limit, offset)
+
+
+# Query parameters shared by every consumption-log list (partner and admin routes).
+LogQuery = Annotated[LogFilters, Depends(_log_filters)]
+
+
+@router.get("/{run_id}/consumption-logs")
+def list_consumption_logs(
+    run_id: str, session: DbSession, partner: PartnerPrincipal, filters: LogQuery
 ) -> Any:
     """The run's consumption logs (filters consumption_type, committed)."""
     partner_views.visible_run(session, run_id, _partner_id(partner))
-    rows, count = consumption.list_consumption(
-        session,
-        run_id=run_id,
-        consumption_type=consumption_type,
-        committed=committed,
-        limit=limit,
-        offset=offset,
-    )
-    return logs_out(rows, count, limit, offset)
+    return filters.page(session, run_id=run_id)
 
 
 @router.post("/{run_id}/consumption-logs", status_code=status.HTTP_201_CREATED)
