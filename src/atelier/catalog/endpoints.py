@@ -23,20 +23,13 @@ from atelier.catalog.schemas import (
     ProductRead,
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
-
-
-def _no_nul(value: str | None) -> str | None:
-    if value is not None and "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
+from atelier.platform.http import Limit, Offset
+from atelier.platform.schemas import no_nul
 
 SearchText = Annotated[
-    str | None, Query(max_length=200, description="Search text"), AfterValidator(_no_nul)
+    str | None, Query(max_length=200, description="Search text"), AfterValidator(no_nul)
 ]
-IdParam = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(_no_nul)]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+IdParam = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(no_nul)]
 
 router = APIRouter(prefix="/admin", tags=["catalog"])
 
@@ -60,7 +53,7 @@ def list_designs(
     status: Annotated[DesignStatus | None, Query()] = None,
     q: SearchText = None,
     sort: Annotated[DesignSort, Query()] = "-created_at",
-    partner_id: Annotated[str | None, Query(max_length=64), AfterValidator(_no_nul)] = None,
+    partner_id: Annotated[str | None, Query(max_length=64), AfterValidator(no_nul)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> DesignList:
@@ -120,7 +113,7 @@ def create_product(body: ProductCreate, session: DbSession, _: AdminPrincipal) -
 def list_products(
     session: DbSession,
     _: AdminPrincipal,
-    design_id: Annotated[str | None, Query(max_length=64), AfterValidator(_no_nul)] = None,
+    design_id: Annotated[str | None, Query(max_length=64), AfterValidator(no_nul)] = None,
     q: SearchText = None,
     limit: Limit = 50,
     offset: Offset = 0,

@@ -17,13 +17,8 @@ from atelier.platform.schemas import (
     Name,
     OutputSchema,
     Url,
+    no_nul,
 )
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
 
 
 def _web_url(value: str) -> str:
@@ -40,7 +35,7 @@ WebUrl = Annotated[Url, AfterValidator(_web_url)]
 Sku = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
 PlannedQuantity = Annotated[float, Field(gt=0, le=1_000_000_000, allow_inf_nan=False)]
 MediaFiles = Annotated[JsonList, Field(max_length=200)]

@@ -31,13 +31,12 @@ from atelier.inventory.schemas import (
     StockLocationOut,
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
+from atelier.platform.http import Limit, Offset
 from atelier.platform.schemas import EntityId, ShortText
 
 router = APIRouter(prefix="/admin", tags=["inventory"])
 
 IdPath = Annotated[EntityId, Path()]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 IdFilter = Annotated[EntityId | None, Query()]
 
 

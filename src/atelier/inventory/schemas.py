@@ -14,26 +14,21 @@ from atelier.platform.schemas import (
     Name,
     OutputSchema,
     ShortText,
+    no_nul,
 )
 
 _MAX = 1_000_000_000
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 Sku = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
 UnitOfMeasure = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=32),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
 # A counted level: never negative when set by hand (consumption may still drive it below zero).
 CountedQuantity = Annotated[float, Field(ge=0, le=_MAX, allow_inf_nan=False)]

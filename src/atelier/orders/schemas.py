@@ -7,19 +7,20 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from atelier.platform.schemas import Email, EntityId, InputSchema, OutputSchema, Quantity, ShortText
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
+from atelier.platform.schemas import (
+    Email,
+    EntityId,
+    InputSchema,
+    OutputSchema,
+    Quantity,
+    ShortText,
+    no_nul,
+)
 
 ExternalId = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
 
 

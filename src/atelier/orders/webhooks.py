@@ -30,6 +30,7 @@ from atelier.orders import repository as repo
 from atelier.orders.schemas import OrderCreate
 from atelier.orders.service import LineInput
 from atelier.platform.errors import Invalid, Unauthorized
+from atelier.platform.schemas import no_nul
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +91,6 @@ class WebhookOrder:
     metadata: dict[str, Any]
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 def _ext_id(value: Any) -> Any:
     # Shop platforms send numeric ids (Shopify) or strings (Medusa); we store strings.
     if isinstance(value, bool):
@@ -111,20 +106,20 @@ ExtId = Annotated[
     str,
     BeforeValidator(_ext_id),
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
 OrderExtId = Annotated[
     str,
     BeforeValidator(_ext_id),
     StringConstraints(strip_whitespace=True, min_length=1, max_length=180),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
-Text = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
+Text = Annotated[str, StringConstraints(max_length=500), AfterValidator(no_nul)]
 ShopEmail = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_no_nul)
+    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(no_nul)
 ]
 Sku = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=120), AfterValidator(_no_nul)
+    str, StringConstraints(strip_whitespace=True, max_length=120), AfterValidator(no_nul)
 ]
 LineQuantity = Annotated[int, Field(ge=1, le=1_000_000_000)]
 

@@ -22,15 +22,9 @@ from atelier.partners.schemas import (
     PartnerUserUpdate,
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
+from atelier.platform.schemas import no_nul
 
-
-def _no_nul(value: str | None) -> str | None:
-    if value is not None and "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-IdParam = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(_no_nul)]
+IdParam = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(no_nul)]
 
 router = APIRouter(prefix="/admin/partners", tags=["partners"])
 
@@ -47,7 +41,7 @@ def list_partners(
     session: DbSession,
     _: AdminPrincipal,
     status: Annotated[PartnerStatus | None, Query()] = None,
-    q: Annotated[str | None, Query(max_length=200), AfterValidator(_no_nul)] = None,
+    q: Annotated[str | None, Query(max_length=200), AfterValidator(no_nul)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> PartnerList:

@@ -19,6 +19,7 @@ from atelier.platform.schemas import (
     OutputSchema,
     Password,
     Phone,
+    no_nul,
 )
 
 
@@ -33,12 +34,6 @@ def _valid_time_zone(value: str) -> str:
     return value
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 TimeZone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
@@ -46,7 +41,7 @@ TimeZone = Annotated[
 ]
 Language = Literal["en", "hi"]
 PersonName = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_nul)
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(no_nul)
 ]
 UserRole = Literal["owner", "member"]
 

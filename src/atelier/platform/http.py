@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -17,6 +17,10 @@ from atelier.platform.errors import DomainError, ErrorKind
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+# Pagination query parameters every list endpoint shares (SPEC §10: limit/offset/count).
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 KIND_STATUS: dict[ErrorKind, int] = {
     ErrorKind.NOT_FOUND: 404,

@@ -17,8 +17,12 @@ from pydantic import (
 MAX_METADATA_BYTES = 16 * 1024
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
+S = TypeVar("S", str, str | None)
+
+
+def no_nul(value: S) -> S:
+    """Refuse NUL characters (PostgreSQL text cannot store them); use as an AfterValidator."""
+    if value is not None and "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
 
@@ -43,16 +47,16 @@ def _bounded_json(value: Any) -> Any:
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
-ShortText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
-LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
+ShortText = Annotated[str, StringConstraints(max_length=500), AfterValidator(no_nul)]
+LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(no_nul)]
 Handle = Annotated[
     str,
     BeforeValidator(_lower_stripped),
     StringConstraints(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$"),
 ]
-EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
+EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(no_nul)]
 Email = Annotated[
     str,
     BeforeValidator(_lower_stripped),
@@ -62,7 +66,7 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-
 Url = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2048),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Quantity = Annotated[int, Field(ge=1, le=1_000_000_000)]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from atelier.inventory import consumption
 from atelier.inventory.consumption_schemas import ConsumptionCreate, ConsumptionLogRead
@@ -19,9 +19,6 @@ from atelier.production.lifecycle_schemas import (
 )
 
 router = APIRouter(prefix="/admin", tags=["production-runs lifecycle"])
-
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
 def _milestone(run: Any, message: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from atelier.inventory import consumption
 from atelier.inventory.consumption_schemas import ConsumptionCreate, ConsumptionLogRead
 from atelier.inventory.models import ConsumptionType
 from atelier.platform.deps import DbSession, PartnerPrincipal
+from atelier.platform.http import Limit, Offset
 from atelier.production import milestones, partner_views
 from atelier.production.lifecycle import RunStatus
 from atelier.production.lifecycle_schemas import (
@@ -25,9 +26,6 @@ from atelier.production.models import RunType
 from atelier.production.schemas import DeclineRequest, ProductionRunRead
 
 router = APIRouter(prefix="/partners/production-runs", tags=["partner production runs"])
-
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
 def _partner_id(partner: PartnerPrincipal) -> str:

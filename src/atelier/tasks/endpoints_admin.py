@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import AfterValidator
 
 from atelier.platform.deps import AdminPrincipal, DbSession
-from atelier.platform.schemas import Page
+from atelier.platform.schemas import Page, no_nul
 from atelier.tasks import service
 from atelier.tasks.models import TaskPriority
 from atelier.tasks.schemas import (
@@ -23,17 +23,11 @@ from atelier.tasks.schemas import (
 router = APIRouter(prefix="/admin", tags=["tasks"])
 
 
-def _no_nul(value: str | None) -> str | None:
-    if value is not None and "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 # Shared by the task and dispatch routers: bounded, NUL-free ids and search text (a NUL would
 # otherwise reach PostgreSQL and fail there).
-IdPath = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(_no_nul)]
-IdQuery = Annotated[str | None, Query(min_length=1, max_length=64), AfterValidator(_no_nul)]
-SearchText = Annotated[str | None, Query(max_length=200), AfterValidator(_no_nul)]
+IdPath = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(no_nul)]
+IdQuery = Annotated[str | None, Query(min_length=1, max_length=64), AfterValidator(no_nul)]
+SearchText = Annotated[str | None, Query(max_length=200), AfterValidator(no_nul)]
 
 
 def _template_out(template: Any) -> dict[str, Any]:

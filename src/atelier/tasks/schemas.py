@@ -16,6 +16,7 @@ from atelier.platform.schemas import (
     Name,
     OutputSchema,
     ShortText,
+    no_nul,
 )
 from atelier.tasks.models import TaskPriority
 
@@ -24,16 +25,10 @@ MAX_TEMPLATES_PER_DISPATCH = 50
 MAX_COMMENT_LENGTH = 5_000
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 CommentBody = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_LENGTH),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
 TemplateNames = Annotated[list[Name], Field(min_length=1, max_length=MAX_TEMPLATES_PER_DISPATCH)]
 TemplateIds = Annotated[list[EntityId], Field(min_length=1, max_length=MAX_TEMPLATES_PER_DISPATCH)]
