@@ -111,6 +111,10 @@ def create_app(
     )
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
+    # The web UI (/app, /portal, /static) after the API: its error handlers wrap the API's.
+    from atelier.web.shared.install import install_web
+
+    install_web(app)
     load_subscribers()
     load_jobs()
     return app

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from atelier.audit.models import RunEvent
 from atelier.platform.db import Database
 from atelier.platform.models import OutboxEvent
+from atelier.platform.security import issue_token
 from atelier.tasks.models import Task
 from tests.conftest import assert_problem
 from tests.factories import catalog
@@ -284,14 +285,23 @@ class TestChannel:
         [payload] = outbox(db, "production_run.accepted", run.id)
         assert payload["channel"] == "whatsapp"
 
-    def test_portal_cookie_session(
+    def test_session_cookie_does_not_open_the_json_api(
         self, app: FastAPI, settings: Any, run: Dispatched, db: Database
     ) -> None:
         from atelier.platform.deps import SESSION_COOKIE
+        from atelier.web.shared.session import WEB_TOKEN_TYPE
 
-        portal = TestClient(app, cookies={SESSION_COOKIE: self._token(settings, run)})
-        # The session cookie is SameSite=Lax, so a cross-site form cannot post with it.
-        response = portal.post(run.url("/accept"))
-        assert response.status_code == 200, response.text
-        [event] = events(db, run.id, "accepted")
-        assert event.channel == "web"
+        # Cookies authenticate the web pages only; the JSON API takes bearer tokens.
+        for token_type in ("access", WEB_TOKEN_TYPE):
+            token = issue_token(
+                settings.secret_key.get_secret_value(),
+                subject=run.partner.user_id,
+                role="partner",
+                partner_id=run.partner.id,
+                ttl=settings.token_ttl,
+                token_type=token_type,
+            )
+            portal = TestClient(app, cookies={SESSION_COOKIE: token})
+            response = portal.post(run.url("/accept"))
+            assert response.status_code == 401, response.text
+        assert events(db, run.id, "accepted") == []

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from atelier.auth.deeplinks import install_log_redaction, redeem_wa_token
-from atelier.platform.deps import SESSION_COOKIE, AppSettings, DbSession
+from atelier.platform.deps import AppSettings, DbSession
 from atelier.platform.schemas import OutputSchema
+from atelier.web.shared.session import start_session
 
 router = APIRouter(tags=["auth"])
 # The link token travels in the query string; keep it out of the server's access log.
@@ -55,16 +56,16 @@ def wa_auth(
         )
         return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-store"})
     response = RedirectResponse(result.redirect_to, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        result.token,
-        max_age=int(settings.token_ttl.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=settings.public_base_url.lower().startswith("https://"),
-        path="/",
+    # The browser gets a web session (cookie), not the API token: the portal reads the cookie,
+    # the JSON API only takes bearer tokens.
+    start_session(
+        response,
+        settings,
+        role="partner",
+        subject=result.partner_user_id,
+        partner_id=result.partner_id,
+        extra={"via": "whatsapp"},
     )
-    response.headers["Cache-Control"] = "no-store"
     # The link token sits in the URL; keep it out of any Referer sent from the portal page.
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

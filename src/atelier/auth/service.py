@@ -19,14 +19,38 @@ log = logging.getLogger(__name__)
 _BAD_CREDENTIALS = "email or password is incorrect"
 
 
-def admin_token(session: Session, settings: Settings, email: str, password: str) -> str:
-    """A bearer token for an admin whose password matches."""
+def authenticate_admin(session: Session, email: str, password: str) -> AdminUser:
+    """The active admin whose password matches (last sign-in recorded); else 401."""
     user = session.scalars(select(AdminUser).where(AdminUser.email == email.lower())).one_or_none()
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
     if not user.is_active:
         raise Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
     user.last_login_at = clock.now()
+    return user
+
+
+def authenticate_partner(
+    session: Session, email: str, password: str
+) -> tuple[PartnerUser, Partner]:
+    """The active partner user whose password matches, and their partner; else 401/403."""
+    user = session.scalars(
+        select(PartnerUser).where(PartnerUser.email == email.lower())
+    ).one_or_none()
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
+    if not user.is_active:
+        raise Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
+    partner = session.get(Partner, user.partner_id)
+    if partner is None or partner.status == PartnerStatus.INACTIVE:
+        raise Forbidden("the partner account is inactive", code="partner_inactive")
+    user.last_login_at = clock.now()
+    return user, partner
+
+
+def admin_token(session: Session, settings: Settings, email: str, password: str) -> str:
+    """A bearer token for an admin whose password matches."""
+    user = authenticate_admin(session, email, password)
     return issue_token(
         settings.secret_key.get_secret_value(),
         subject=user.id,
@@ -39,17 +63,7 @@ def partner_token(
     session: Session, settings: Settings, email: str, password: str
 ) -> tuple[str, str]:
     """A bearer token and the partner id for a partner user whose password matches."""
-    user = session.scalars(
-        select(PartnerUser).where(PartnerUser.email == email.lower())
-    ).one_or_none()
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
-    if not user.is_active:
-        raise Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
-    partner = session.get(Partner, user.partner_id)
-    if partner is None or partner.status == PartnerStatus.INACTIVE:
-        raise Forbidden("the partner account is inactive", code="partner_inactive")
-    user.last_login_at = clock.now()
+    user, partner = authenticate_partner(session, email, password)
     token = issue_token(
         settings.secret_key.get_secret_value(),
         subject=user.id,

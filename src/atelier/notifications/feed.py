@@ -175,3 +175,11 @@ def mark_all_read(session: Session) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def unread_count(session: Session) -> int:
+    """How many feed entries nobody has read yet (the admin app's badge)."""
+    count = session.scalar(
+        select(func.count()).select_from(AdminFeedEntry).where(AdminFeedEntry.read_at.is_(None))
+    )
+    return int(count or 0)

@@ -16,6 +16,7 @@ from atelier.platform.models import AdminUser
 from atelier.platform.security import TokenClaims, decode_token
 from atelier.platform.settings import Settings
 
+# The web session cookie (``atelier.web.shared.session``); the JSON API never reads it.
 SESSION_COOKIE = "atelier_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -71,15 +72,15 @@ class Principal:
 
 
 def _bearer(request: Request) -> tuple[str | None, Channel]:
+    # Bearer tokens only: the web session cookie authenticates the web pages (``atelier.web``),
+    # never the JSON API, so a page's cookie cannot be replayed against ``/admin/*`` or
+    # ``/partners/*`` by a cross-site form.
     header = request.headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise Unauthorized("use 'Authorization: Bearer <token>'", code="invalid_authorization")
         return value.strip(), Channel.API
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        return cookie, Channel.WEB
     return None, Channel.API
 
 
@@ -93,8 +94,8 @@ def _claims(request: Request, settings: Settings) -> tuple[TokenClaims, Channel]
     return claims, channel
 
 
-def require_admin(request: Request, session: DbSession, settings: AppSettings) -> Principal:
-    claims, channel = _claims(request, settings)
+def admin_principal(session: Session, claims: TokenClaims, channel: Channel) -> Principal:
+    """The admin behind verified ``claims``; 403 for a partner, 401 for an inactive account."""
     if claims.role != "admin":
         raise Forbidden("this endpoint is for brand admins", code="admin_only")
     user = session.get(AdminUser, claims.subject)
@@ -104,11 +105,11 @@ def require_admin(request: Request, session: DbSession, settings: AppSettings) -
     return Principal("admin", user.id, None, name, channel)
 
 
-def require_partner(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+def partner_principal(session: Session, claims: TokenClaims, channel: Channel) -> Principal:
+    """The partner user behind verified ``claims``; 403 for an admin or an inactive partner."""
     # Imported here: partners is a domain package and platform must not depend on it at import.
     from atelier.partners.models import Partner, PartnerStatus, PartnerUser
 
-    claims, channel = _claims(request, settings)
     if claims.role != "partner":
         raise Forbidden("this endpoint is for partner workshops", code="partner_only")
     user = session.get(PartnerUser, claims.subject)
@@ -119,6 +120,16 @@ def require_partner(request: Request, session: DbSession, settings: AppSettings)
         raise Forbidden("the partner account is inactive", code="partner_inactive")
     name = f"{user.first_name} {user.last_name}".strip() or partner.name
     return Principal("partner", user.id, partner.id, name, channel)
+
+
+def require_admin(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+    claims, channel = _claims(request, settings)
+    return admin_principal(session, claims, channel)
+
+
+def require_partner(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+    claims, channel = _claims(request, settings)
+    return partner_principal(session, claims, channel)
 
 
 def optional_principal(

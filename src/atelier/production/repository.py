@@ -219,3 +219,22 @@ def names_for(
             )
         }
     return designs, partners
+
+
+def status_counts(session: Session, filters: RunFilters) -> dict[str, int]:
+    """How many runs match ``filters`` in each status (the status filter itself is ignored)."""
+    unfiltered = RunFilters(
+        partner_id=filters.partner_id,
+        design_id=filters.design_id,
+        order_id=filters.order_id,
+        run_type=filters.run_type,
+        parent_run_id=filters.parent_run_id,
+        include_children=filters.include_children,
+        q=filters.q,
+    )
+    stmt = (
+        select(ProductionRun.status, func.count())
+        .where(*_conditions(session, unfiltered))
+        .group_by(ProductionRun.status)
+    )
+    return {str(status): int(count) for status, count in session.execute(stmt)}

@@ -1,0 +1,1 @@
+"""Web foundation shared by the admin app and the partner portal."""
