@@ -13,7 +13,7 @@ from atelier import __version__
 from atelier.platform.db import Database
 from atelier.platform.http import install_error_handlers
 from atelier.platform.middleware import BodySizeLimit
-from atelier.platform.settings import Settings, get_settings
+from atelier.platform.settings import Settings, get_settings, use_settings
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ ROUTER_MODULES: list[str] = [
     "atelier.production.endpoints_admin_lifecycle",
     "atelier.production.endpoints_partner",
     "atelier.notifications.endpoints_admin",
+    "atelier.notifications.endpoints_messages",
     "atelier.auth.endpoints_deeplink",
     "atelier.media.endpoints_partner",
     "atelier.media.endpoints_admin",
@@ -46,10 +47,15 @@ ROUTER_MODULES: list[str] = [
 SUBSCRIBER_MODULES: list[str] = [
     "atelier.tasks.subscribers",
     "atelier.production.subscribers",
+    "atelier.notifications.subscribers",
 ]
 
 # Modules that register scheduled jobs (``@scheduled_job``) when imported.
-JOB_MODULES: list[str] = ["atelier.platform.housekeeping", "atelier.production.jobs"]
+JOB_MODULES: list[str] = [
+    "atelier.platform.housekeeping",
+    "atelier.production.jobs",
+    "atelier.notifications.jobs",
+]
 
 
 def load_subscribers() -> None:
@@ -70,6 +76,7 @@ def create_app(
 ) -> FastAPI:
     """Build the ASGI app. Tests pass their own settings/database and no background threads."""
     settings = settings or get_settings()
+    use_settings(settings)
     if settings.env == "test":
         from atelier.platform.security import use_fast_hashing
 

@@ -317,3 +317,10 @@ def list_media(
 def check_run_visible(session: Session, run_id: str, partner_id: str) -> ProductionRun:
     """The partner's run; 404 when it is unknown, foreign or has no partner."""
     return _partner_run(session, run_id, partner_id, lock=False)
+
+
+def known_size(session: Session, url: str) -> int | None:
+    """The size in bytes of an uploaded file served at ``url``; None when it is not ours."""
+    return session.scalar(
+        select(MediaFile.size_bytes).where(MediaFile.url == url).order_by(MediaFile.id).limit(1)
+    )

@@ -57,6 +57,24 @@ class Settings(BaseSettings):
         "application/pdf",
     ]
 
+    # Partner notifications (see README "Partner notifications").
+    whatsapp_graph_url: str = "https://graph.facebook.com/v21.0"
+    whatsapp_platform_languages: str | None = None
+    whatsapp_image_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    whatsapp_timeout: float = Field(default=10.0, gt=0, le=120)
+    default_language: Literal["en", "hi"] = "en"
+    message_dedup_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    message_max_attempts: int = Field(default=5, ge=1, le=50)
+    brand_logo_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Atelier <no-reply@atelier.local>"
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout: float = Field(default=10.0, gt=0, le=120)
+
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     db_pool_size: int = Field(default=10, ge=1, le=200)
@@ -95,3 +113,21 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Process-wide settings, read once."""
     return Settings()
+
+
+_active: Settings | None = None
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Make ``settings`` what background code (subscribers, jobs) reads via ``current()``.
+
+    ``create_app`` and ``atelier worker`` call it, so a test app's settings reach the outbox
+    subscribers it drives.
+    """
+    global _active
+    _active = settings
+
+
+def current() -> Settings:
+    """The settings the running app or worker was built with (else the environment's)."""
+    return _active if _active is not None else get_settings()

@@ -15,6 +15,7 @@ from atelier.platform import outbox
 from atelier.platform.db import Database
 from atelier.platform.dispatcher import OutboxDispatcher
 from atelier.platform.ids import ulid
+from atelier.platform.loops import BackgroundLoop, registered_loops
 from atelier.platform.outbox import SubscriberRegistry
 from atelier.platform.scheduler import JobRegistry, Scheduler
 from atelier.platform.scheduler import registry as job_registry
@@ -41,6 +42,7 @@ class EmbeddedWorker:
         scheduler_interval: float = 30.0,
         run_scheduler: bool = True,
         kind: str = "embedded",
+        run_loops: bool = True,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -56,13 +58,37 @@ class EmbeddedWorker:
             if run_scheduler
             else None
         )
+        self.loops: dict[str, BackgroundLoop] = (
+            {name: factory(db, settings) for name, factory in registered_loops().items()}
+            if run_loops
+            else {}
+        )
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._loop_wakes = {name: threading.Event() for name in self.loops}
         self._threads: list[threading.Thread] = []
 
     def wake(self) -> None:
         """Deliver now rather than at the next poll (called after commits that queued events)."""
         self._wake.set()
+        for event in self._loop_wakes.values():
+            event.set()
+
+    def _run_loop(self, name: str, loop: BackgroundLoop) -> None:
+        wake = self._loop_wakes[name]
+        log.info("background loop started", extra={"loop": name})
+        while not self._stop.is_set():
+            try:
+                handled = loop.run_once()
+            except Exception:
+                log.exception("background loop round failed", extra={"loop": name})
+                handled = 0
+                self._stop.wait(self.settings.worker_poll_interval)
+            if handled:
+                continue  # more may be due
+            wake.wait(self.settings.worker_poll_interval)
+            wake.clear()
+        log.info("background loop stopped", extra={"loop": name})
 
     def start(self) -> None:
         if self._threads:
@@ -86,6 +112,12 @@ class EmbeddedWorker:
                     daemon=True,
                 )
             )
+        for name, loop in self.loops.items():
+            self._threads.append(
+                threading.Thread(
+                    target=self._run_loop, args=(name, loop), name=f"atelier-{name}", daemon=True
+                )
+            )
         for thread in self._threads:
             thread.start()
         log.info("background worker started", extra={"worker_id": self.dispatcher.worker_id})
@@ -93,7 +125,7 @@ class EmbeddedWorker:
     def stop(self, timeout: float = 30.0) -> None:
         """Ask both loops to stop and wait for the current round to finish."""
         self._stop.set()
-        self._wake.set()
+        self.wake()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
