@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from atelier.auth.deeplinks import install_log_redaction, redeem_wa_token
 from atelier.platform.deps import AppSettings, DbSession
+from atelier.platform.errors import DomainError, ErrorKind
 from atelier.platform.schemas import OutputSchema
 from atelier.web.shared.session import start_session
 
@@ -46,8 +47,19 @@ def wa_auth(
     ``Accept: application/json`` answers the session token as JSON; browsers get a 303 redirect
     to the run in the portal with the session cookie set.
     """
-    result = redeem_wa_token(session, settings, wa_token)
-    if _wants_json(request):
+    wants_json = _wants_json(request)
+    try:
+        result = redeem_wa_token(session, settings, wa_token)
+    except DomainError as exc:
+        if wants_json:
+            raise
+        # A person tapped an old or broken link: the portal's sign-in page says so, never JSON.
+        problem = "unavailable" if exc.kind is ErrorKind.NOT_FOUND else "expired"
+        page = RedirectResponse(f"/portal/sign-in?link={problem}", status_code=303)
+        page.headers["Referrer-Policy"] = "no-referrer"
+        page.headers["Cache-Control"] = "no-store"
+        return page
+    if wants_json:
         body = WaAuthResponse(
             token=result.token,
             partner_id=result.partner_id,

@@ -12,7 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Scope
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from atelier.platform.errors import DomainError
 from atelier.platform.http import KIND_STATUS, TITLES
@@ -27,6 +28,9 @@ WEB_PREFIXES = ("/app", "/portal")
 # Web routers mounted by ``install_web``; each module exposes ``router``.
 WEB_ROUTER_MODULES: list[str] = [
     "atelier.web.admin.endpoints_session",
+    "atelier.web.portal.endpoints_session",
+    "atelier.web.portal.endpoints_upload",
+    "atelier.web.portal.endpoints_runs",
 ]
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -40,6 +44,21 @@ class CachedStaticFiles(StaticFiles):
         if response.status_code in (200, 304):
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return response
+
+
+class WebCompression:
+    """gzip for pages and static files only (phones on slow links); the JSON API is untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1024, compresslevel=6)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith(STATIC_PREFIX + "/") or is_web_path(path):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def is_web_path(path: str) -> bool:
@@ -133,6 +152,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def install_web(app: FastAPI) -> None:
     """Static files under ``/static``, the web routers, and HTML error pages for them."""
+    app.add_middleware(WebCompression)
     static = CachedStaticFiles(packages=[("atelier.web", "static")])
     app.mount(STATIC_PREFIX, static, name="static")
     app.add_exception_handler(SignInRequired, _sign_in)

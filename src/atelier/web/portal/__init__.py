@@ -1,0 +1,1 @@
+"""The partner portal at ``/portal``: phone-first pages in English and Hindi."""
