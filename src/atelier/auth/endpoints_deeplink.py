@@ -51,7 +51,7 @@ def wa_auth(
     try:
         result = redeem_wa_token(session, settings, wa_token)
     except DomainError as exc:
-        if wants_json:
+        if wants_json or "text/html" not in request.headers.get("accept", "").lower():
             raise
         # A person tapped an old or broken link: the portal's sign-in page says so, never JSON.
         problem = "unavailable" if exc.kind is ErrorKind.NOT_FOUND else "expired"
