@@ -60,12 +60,15 @@ def main() -> int:
         ]
         if args.check:
             problems += len(missing)
-            for _msgid in missing:
-                pass
+            for msgid in missing:
+                sys.stdout.write(f"{language}: untranslated: {msgid!r}\n")
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:
             write_po(handle, catalog, width=100, omit_header=False, ignore_obsolete=True)
+        sys.stdout.write(
+            f"{path.relative_to(ROOT)}: {len(catalog)} messages, {len(missing)} untranslated\n"
+        )
     return 1 if problems else 0
 
 
