@@ -29,6 +29,7 @@ ROUTER_MODULES: list[str] = [
     "atelier.production.endpoints_admin",
     "atelier.production.endpoints_policy",
     "atelier.production.endpoints_admin_lifecycle",
+    "atelier.production.endpoints_costs",
     "atelier.production.endpoints_partner",
     "atelier.notifications.endpoints_admin",
     "atelier.notifications.endpoints_messages",

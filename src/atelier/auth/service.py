@@ -109,3 +109,11 @@ def ensure_bootstrap_admin(session: Session, settings: Settings) -> AdminUser | 
     )
     log.info("bootstrap admin created", extra={"admin_id": user.id})
     return user
+
+
+def admin_names(session: Session, admin_ids: list[str]) -> dict[str, str]:
+    """``{admin_id: display name}`` for the known ids (timelines show who acted)."""
+    if not admin_ids:
+        return {}
+    rows = session.scalars(select(AdminUser).where(AdminUser.id.in_(set(admin_ids))))
+    return {u.id: (f"{u.first_name} {u.last_name}".strip() or u.email) for u in rows}

@@ -22,6 +22,7 @@ from atelier.production.schemas import (
     DesignRunsCreate,
     NoteRequest,
     ProductionRunCreate,
+    ProductionRunDependencies,
     ProductionRunUpdate,
     ReassignRequest,
 )
@@ -32,7 +33,8 @@ SearchText = Annotated[str, Query(max_length=200)]
 SortParam = Annotated[str, Query(max_length=32, pattern=r"^-?[a-z_]+$")]
 
 
-def _specs(assignments: list[Assignment] | None) -> list[service.AssignmentSpec]:
+def assignment_specs(assignments: list[Assignment] | None) -> list[service.AssignmentSpec]:
+    """Request assignments as the service's specs (the web app's approve form uses it too)."""
     return [
         service.AssignmentSpec(
             partner_id=a.partner_id,
@@ -187,7 +189,7 @@ def approve_run(
         session,
         run_id,
         actor=admin.actor,
-        assignments=_specs(body.assignments),
+        assignments=assignment_specs(body.assignments),
         template_names=body.template_names,
         template_ids=body.template_ids,
     )
@@ -205,7 +207,7 @@ def create_design_runs(
         actor=admin.actor,
         quantity=body.quantity,
         run_type=body.run_type,
-        assignments=_specs(body.assignments),
+        assignments=assignment_specs(body.assignments),
         metadata=body.metadata,
     )
     return _approval_out(result)
@@ -262,3 +264,14 @@ def add_note(run_id: str, body: NoteRequest, session: DbSession, admin: AdminPri
     """Add a note to the run's timeline (RunEvent kind ``note``)."""
     event = service.add_note(session, run_id, note=body.note, actor=admin.actor)
     return {"event": views.events_list([event])[0]}
+
+
+@router.post("/production-runs/{run_id}/dependencies")
+def relink_run(
+    run_id: str, body: ProductionRunDependencies, session: DbSession, admin: AdminPrincipal
+) -> Any:
+    """Re-link: replace the sibling runs this run waits on (before the partner accepts)."""
+    run = service.relink_run(
+        session, run_id, depends_on_run_ids=body.depends_on_run_ids, actor=admin.actor
+    )
+    return {"production_run": views.run_dict(run)}

@@ -82,3 +82,50 @@ def csv_stream(database: Database, filters: repository.RunFilters) -> Iterator[s
             session.expunge_all()
     finally:
         session.close()
+
+
+CONSUMPTION_COLUMNS = (
+    "id",
+    "production_run_id",
+    "design_id",
+    "inventory_item_id",
+    "quantity",
+    "quantity_basis",
+    "unit_of_measure",
+    "unit_cost",
+    "consumption_type",
+    "consumed_by",
+    "consumed_by_id",
+    "consumed_at",
+    "location_id",
+    "is_committed",
+    "committed_at",
+    "notes",
+)
+
+
+def consumption_csv_stream(
+    database: Database, *, run_id: str | None = None, design_id: str | None = None
+) -> Iterator[str]:
+    """Header row, then every consumption log of the run (or design), oldest first, in batches
+    through its own read-only session (like the runs export)."""
+    from atelier.inventory.consumption import list_consumption
+
+    yield _line(list(CONSUMPTION_COLUMNS))
+    session = database.new_session()
+    try:
+        offset = 0
+        while True:
+            logs, _ = list_consumption(
+                session, run_id=run_id, design_id=design_id, limit=BATCH, offset=offset
+            )
+            if not logs:
+                break
+            yield "".join(
+                _line([_cell(getattr(log, column)) for column in CONSUMPTION_COLUMNS])
+                for log in logs
+            )
+            offset += len(logs)
+            session.expunge_all()
+    finally:
+        session.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,7 @@ from atelier.partners import service as partners
 from atelier.platform import clock
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Conflict, Invalid, not_found
-from atelier.production import transitions
+from atelier.production import repository, transitions
 from atelier.production.lifecycle import TERMINAL, Action, RunStatus
 from atelier.production.models import DispatchState, ProductionRun
 
@@ -316,3 +317,55 @@ def add_note(session: Session, run_id: str, *, note: str, actor: Actor) -> RunEv
     event = audit.record(session, run.id, "note", actor, data={"note": note})
     session.flush()
     return event
+
+
+def relink_run(
+    session: Session, run_id: str, *, depends_on_run_ids: Sequence[str], actor: Actor
+) -> ProductionRun:
+    """Replace the runs ``run_id`` waits on (e.g. drop a cancelled dependency).
+
+    The lifecycle's EDIT decides when (409 once the partner accepted or the run is terminal);
+    each dependency must be another run of the same parent (422), and no cycle may form (422).
+    """
+    run = transitions.lock_run(session, run_id)
+    transitions.require(session, run, Action.EDIT)
+    wanted = list(dict.fromkeys(depends_on_run_ids))
+    if run.id in wanted:
+        raise Invalid("a run cannot depend on itself", code="invalid_dependency")
+    if wanted and run.parent_run_id is None:
+        raise Invalid(
+            "only child runs of one parent can depend on each other", code="invalid_dependency"
+        )
+    siblings = {
+        r.id: r for r in repository.children_of(session, run.parent_run_id or "") if r.id != run.id
+    }
+    strangers = [d for d in wanted if d not in siblings]
+    if strangers:
+        raise Invalid(
+            f"not a sibling of this run: {', '.join(strangers)}", code="invalid_dependency"
+        )
+    # A cycle: walking the new dependencies back through the siblings reaches this run.
+    graph = {rid: list(r.depends_on_run_ids or []) for rid, r in siblings.items()}
+    graph[run.id] = wanted
+    stack, seen = list(wanted), set()
+    while stack:
+        current = stack.pop()
+        if current == run.id:
+            raise Invalid("the dependencies would form a cycle", code="dependency_cycle")
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(graph.get(current, []))
+    before = list(run.depends_on_run_ids or [])
+    if before == wanted:
+        return run
+    run.depends_on_run_ids = wanted
+    transitions.record_change(
+        session,
+        run,
+        "dependencies_changed",
+        actor,
+        data={"before": before, "after": wanted},
+        event="updated",
+    )
+    return run

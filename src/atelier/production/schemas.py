@@ -272,3 +272,39 @@ class RunListQuery(InputSchema):
     include_children: bool = False
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     sort: str = "-created_at"
+
+
+class MaterialCostRead(OutputSchema):
+    consumption_log_id: str
+    inventory_item_id: str
+    consumption_type: str
+    amount: Annotated[Decimal, PlainSerializer(str, return_type=str)]
+    unit_of_measure: str
+    unit_cost: MoneyOut = None
+    cost: MoneyOut = None
+
+
+class CostSummaryRead(OutputSchema):
+    """``GET /admin/production-runs/:id/costs``: money as strings, two decimals."""
+
+    production_run_id: str
+    pieces: int | None
+    materials: list[MaterialCostRead]
+    materials_cost: Annotated[Decimal, PlainSerializer(str, return_type=str)]
+    unpriced_logs: int
+    partner_cost_estimate: MoneyOut = None
+    cost_type: str | None = None
+    partner_cost: MoneyOut = None
+    total_cost: Annotated[Decimal, PlainSerializer(str, return_type=str)]
+    good_pieces: int | None = None
+    cost_per_good_piece: MoneyOut = None
+
+
+class CostsEnvelope(OutputSchema):
+    costs: CostSummaryRead
+
+
+class ProductionRunDependencies(InputSchema):
+    """``POST /admin/production-runs/:id/dependencies``: the runs this run waits on (re-link)."""
+
+    depends_on_run_ids: list[EntityId] = Field(default_factory=list, max_length=MAX_ASSIGNMENTS)

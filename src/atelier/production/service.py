@@ -32,6 +32,7 @@ from atelier.production.interventions import (
     cancel_run,
     decline_run,
     reassign_run,
+    relink_run,
     update_run,
 )
 from atelier.production.lifecycle import Action, RunStatus
@@ -406,5 +407,6 @@ __all__ = [
     "dispatch_approved",
     "reassign_run",
     "record_created",
+    "relink_run",
     "update_run",
 ]

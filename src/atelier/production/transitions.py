@@ -7,6 +7,7 @@ SQLite the write session already holds the database write lock (``BEGIN IMMEDIAT
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +18,14 @@ from atelier.platform import outbox
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Conflict, not_found
 from atelier.production.gates import refresh_gate
-from atelier.production.lifecycle import Action, LifecyclePolicy, RunFacts, RunStatus, check
+from atelier.production.lifecycle import (
+    Action,
+    Decision,
+    LifecyclePolicy,
+    RunFacts,
+    RunStatus,
+    check,
+)
 from atelier.production.models import PolicySetting, ProductionRun
 
 LIFECYCLE_POLICY_KEY = "lifecycle"
@@ -82,6 +90,16 @@ def facts_of(session: Session, run: ProductionRun, *, with_dependencies: bool = 
         dispatch_state=run.dispatch_state,
         waiting_on=waiting_on(session, run) if with_dependencies else (),
     )
+
+
+def decisions(
+    session: Session, run: ProductionRun, actions: Iterable[Action]
+) -> dict[Action, Decision]:
+    """What the lifecycle says about each of ``actions`` for ``run`` now (the web app offers an
+    action only when it is allowed, and shows the refusal's reason otherwise)."""
+    facts = facts_of(session, run, with_dependencies=True)
+    policy = lifecycle_policy(session)
+    return {action: check(action, facts, policy) for action in actions}
 
 
 def require(session: Session, run: ProductionRun, action: Action) -> None:

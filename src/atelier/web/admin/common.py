@@ -17,6 +17,7 @@ from atelier.web.shared.render import render
 # (section key, path, label) in menu order.
 ADMIN_NAV: list[tuple[str, str, str]] = [
     ("overview", "/app", "Overview"),
+    ("runs", "/app/runs", "Production runs"),
 ]
 
 

@@ -28,6 +28,8 @@ WEB_PREFIXES = ("/app", "/portal")
 # Web routers mounted by ``install_web``; each module exposes ``router``.
 WEB_ROUTER_MODULES: list[str] = [
     "atelier.web.admin.endpoints_session",
+    "atelier.web.admin.endpoints_runs",
+    "atelier.web.admin.endpoints_run_detail",
     "atelier.web.portal.endpoints_session",
     "atelier.web.portal.endpoints_upload",
     "atelier.web.portal.endpoints_runs",

@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote, urlencode
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -106,14 +106,15 @@ def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("atelier.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(static_url=static_url, csrf_field=CSRF_FIELD, query=_query)
+    env.globals.update(static_url=static_url, csrf_field=CSRF_FIELD, qs=_query)
     env.filters.update(
         local_time=_local_time, number=_number, pretty_json=_pretty_json, humanize=_humanize
     )
+    # Display macros (badge, pager, form_error) for every template and every block render.
+    env.globals["ui"] = env.get_template("shared/macros.html").module
     return env
 
 
