@@ -137,3 +137,46 @@ def _release_dependants(session: Session, run: ProductionRun, actor: Actor) -> N
                 "released_by_run_id": run.id,
             },
         )
+
+
+def dependants_waiting_on(session: Session, run_id: str) -> list[ProductionRun]:
+    """Non-terminal runs whose ``depends_on_run_ids`` name ``run_id``."""
+    rows = session.scalars(
+        select(ProductionRun)
+        .where(
+            ProductionRun.status.not_in([s.value for s in TERMINAL]),
+            cast(ProductionRun.depends_on_run_ids, String).contains(run_id, autoescape=True),
+        )
+        .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
+    )
+    return [r for r in rows if run_id in (r.depends_on_run_ids or [])]
+
+
+def flag_dependants_of_cancelled(session: Session, run_id: str, actor: Actor) -> int:
+    """A cancelled run leaves its dependants waiting forever: say so on each of them (a timeline
+    event and an admin feed entry with the choices), once per dependant and cancelled run."""
+    from atelier.notifications import feed
+
+    flagged = 0
+    for dependant in dependants_waiting_on(session, run_id):
+        entry = feed.add_feed_entry(
+            session,
+            "production_run.dependency_cancelled",
+            f"Run {dependant.id} waits on cancelled run {run_id}",
+            body="Cancel it, re-link it to another run, or dispatch it by hand once re-linked.",
+            run_id=dependant.id,
+            partner_id=dependant.partner_id,
+            data={"cancelled_run_id": run_id},
+            dedup_key=f"{dependant.id}:dependency_cancelled:{run_id}",
+        )
+        if entry is None:
+            continue
+        audit.record(
+            session, dependant.id, "dependency_cancelled", actor, data={"cancelled_run_id": run_id}
+        )
+        flagged += 1
+        log.info(
+            "dependant of a cancelled run flagged",
+            extra={"run_id": dependant.id, "cancelled_run_id": run_id},
+        )
+    return flagged

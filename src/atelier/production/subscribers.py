@@ -122,3 +122,13 @@ def _maybe_auto_approve(
             "dispatched": bool(result.dispatch.dispatched),
         },
     )
+
+
+@subscriber("production_run.cancelled", name="production.flag_dependants_of_cancelled")
+def flag_dependants_of_cancelled(session: Session, event: Event) -> None:
+    """Runs that waited on the cancelled run get a feed entry and a timeline event."""
+    from atelier.production import cascade
+
+    run_id = event.payload.get("production_run_id")
+    if isinstance(run_id, str) and run_id:
+        cascade.flag_dependants_of_cancelled(session, run_id, Actor.system())

@@ -18,6 +18,11 @@ from atelier.web.shared.render import render
 ADMIN_NAV: list[tuple[str, str, str]] = [
     ("overview", "/app", "Overview"),
     ("runs", "/app/runs", "Production runs"),
+    ("designs", "/app/designs", "Designs"),
+    ("partners", "/app/partners", "Partners"),
+    ("templates", "/app/task-templates", "Task templates"),
+    ("messages", "/app/messages", "Messages"),
+    ("feed", "/app/feed", "Feed"),
 ]
 
 

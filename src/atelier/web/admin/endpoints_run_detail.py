@@ -32,6 +32,7 @@ from atelier.tasks import service as tasks
 from atelier.tasks.schemas import RedoTasksCreate, TemplateSelection
 from atelier.web.admin.common import admin_router, page
 from atelier.web.admin.run_view import FormState, run_page
+from atelier.web.shared.forms import Form, flag, text, texts
 from atelier.web.shared.render import redirect, render, service_errors
 from atelier.web.shared.session import WebAdmin
 
@@ -52,29 +53,6 @@ FORMS = (
     "relink",
 )
 MAX_ASSIGNMENT_ROWS = 20
-
-
-async def form_data(request: Request) -> FormData:
-    return await request.form()
-
-
-Form = Annotated[FormData, Depends(form_data)]
-
-
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    if not isinstance(value, str):
-        return None
-    value = value.strip()
-    return value or None
-
-
-def _texts(form: FormData, name: str) -> list[str]:
-    return [v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip()]
-
-
-def _flag(form: FormData, name: str) -> bool:
-    return _text(form, name) in {"1", "on", "true"}
 
 
 def show_run(
@@ -146,11 +124,11 @@ def _assignment_rows(form: FormData) -> list[dict[str, Any]]:
     rows = []
     for i in range(MAX_ASSIGNMENT_ROWS):
         row = {
-            "partner_id": _text(form, f"a{i}-partner_id"),
-            "quantity": _text(form, f"a{i}-quantity"),
-            "role": _text(form, f"a{i}-role"),
-            "order": _text(form, f"a{i}-order"),
-            "template_names": _texts(form, f"a{i}-template_names"),
+            "partner_id": text(form, f"a{i}-partner_id"),
+            "quantity": text(form, f"a{i}-quantity"),
+            "role": text(form, f"a{i}-role"),
+            "order": text(form, f"a{i}-order"),
+            "template_names": texts(form, f"a{i}-template_names"),
         }
         if f"a{i}-partner_id" not in form:
             break
@@ -191,11 +169,11 @@ def dispatch(
     request: Request, session: DbSession, admin: WebAdmin, run_id: str, form: Form
 ) -> Response:
     """Create the tasks (from the approval's templates, a category, or chosen templates)."""
-    mode = _text(form, "mode") or "category"
+    mode = text(form, "mode") or "category"
     values = {
         "mode": mode,
-        "category": _text(form, "category"),
-        "template_names": _texts(form, "template_names"),
+        "category": text(form, "category"),
+        "template_names": texts(form, "template_names"),
     }
 
     def act() -> str:
@@ -237,7 +215,7 @@ def redo(
     request: Request, session: DbSession, admin: WebAdmin, run_id: str, form: Form
 ) -> Response:
     """Add redo tasks from templates; they block completion until done."""
-    values = {"template_names": _texts(form, "template_names")}
+    values = {"template_names": texts(form, "template_names")}
 
     def act() -> str:
         body = RedoTasksCreate.model_validate({"template_names": values["template_names"] or None})
@@ -258,7 +236,7 @@ def reassign(
     request: Request, session: DbSession, admin: WebAdmin, run_id: str, form: Form
 ) -> Response:
     """Give the run to another partner (→ approved, dispatch reset)."""
-    values = {"partner_id": _text(form, "partner_id"), "note": _text(form, "note")}
+    values = {"partner_id": text(form, "partner_id"), "note": text(form, "note")}
 
     def act() -> str:
         body = ReassignRequest.model_validate(values)
@@ -301,7 +279,7 @@ def progress(
     request: Request, session: DbSession, admin: WebAdmin, run_id: str, form: Form
 ) -> Response:
     """Pieces produced so far, on the partner's behalf."""
-    values = {"produced_quantity": _text(form, "produced_quantity")}
+    values = {"produced_quantity": text(form, "produced_quantity")}
 
     def act() -> str:
         body = ProgressRequest.model_validate(values)
@@ -318,7 +296,7 @@ def finish(
     request: Request, session: DbSession, admin: WebAdmin, run_id: str, form: Form
 ) -> Response:
     """Finish on the partner's behalf."""
-    values = {"notes": _text(form, "notes"), "complete_tasks": _flag(form, "complete_tasks")}
+    values = {"notes": text(form, "notes"), "complete_tasks": flag(form, "complete_tasks")}
 
     def act() -> str:
         body = FinishRequest.model_validate(values)
@@ -340,11 +318,11 @@ def complete(
 ) -> Response:
     """Complete on the partner's behalf, with the yield."""
     values = {
-        "produced_quantity": _text(form, "produced_quantity"),
-        "rejected_quantity": _text(form, "rejected_quantity") or "0",
-        "rejection_reason": _text(form, "rejection_reason"),
-        "notes": _text(form, "notes"),
-        "allow_shortfall": _flag(form, "allow_shortfall"),
+        "produced_quantity": text(form, "produced_quantity"),
+        "rejected_quantity": text(form, "rejected_quantity") or "0",
+        "rejection_reason": text(form, "rejection_reason"),
+        "notes": text(form, "notes"),
+        "allow_shortfall": flag(form, "allow_shortfall"),
     }
 
     def act() -> str:
@@ -372,7 +350,7 @@ def cancel(
     request: Request, session: DbSession, admin: WebAdmin, run_id: str, form: Form
 ) -> Response:
     """Cancel the run, its open tasks and unfinished children."""
-    values = {"reason": _text(form, "reason")}
+    values = {"reason": text(form, "reason")}
 
     def act() -> str:
         body = CancelRequest.model_validate(values)
@@ -389,7 +367,7 @@ def add_note(
     request: Request, session: DbSession, admin: WebAdmin, run_id: str, form: Form
 ) -> Response:
     """A note on the run's timeline."""
-    values = {"note": _text(form, "note") or ""}
+    values = {"note": text(form, "note") or ""}
 
     def act() -> str:
         body = NoteRequest.model_validate(values)
@@ -404,7 +382,7 @@ def relink(
     request: Request, session: DbSession, admin: WebAdmin, run_id: str, form: Form
 ) -> Response:
     """Re-link: replace the runs this run waits on (a cancelled dependency can be dropped)."""
-    ids = list(dict.fromkeys(_texts(form, "depends_on_run_ids")))
+    ids = list(dict.fromkeys(texts(form, "depends_on_run_ids")))
     values = {"depends_on_run_ids": ids, "add": ""}
 
     def act() -> str:
