@@ -26,6 +26,7 @@ from atelier.catalog.schemas import (
     ProductCreate,
     VariantCreate,
 )
+from atelier.demo_runs import demo_runs
 from atelier.inventory import service as inventory
 from atelier.inventory.models import InventoryItem, InventoryLevel
 from atelier.partners import service as partners
@@ -351,6 +352,7 @@ STEPS: list[tuple[str, Step]] = [
     ("partners and users", _partners),
     ("stock levels", _stock),
     ("task templates", _templates),
+    ("production runs", demo_runs),
 ]
 
 

@@ -51,3 +51,37 @@ class TestDemoData:
 
         partner_token = response.json()["token"]
         assert client.get("/admin/designs", headers=bearer(partner_token)).status_code == 403
+
+
+class TestDemoRuns:
+    def test_a_run_in_every_status_with_names_and_stock(
+        self, client: TestClient, admin: TestClient, db: Database
+    ) -> None:
+        load_demo(db)
+        listed = admin.get(
+            "/admin/production-runs", params={"include_children": "true", "limit": 100}
+        ).json()["production_runs"]
+        statuses = {r["status"] for r in listed}
+        assert statuses >= {
+            "draft",
+            "pending_review",
+            "approved",
+            "sent_to_partner",
+            "in_progress",
+            "completed",
+            "cancelled",
+            "awaiting_reassignment",
+        }
+        children = [r for r in listed if r["parent_run_id"]]
+        assert len(children) == 2 and any(c["depends_on_run_ids"] for c in children)
+        running = next(r for r in listed if r["status"] == "in_progress" and r["partner_id"])
+        detail = admin.get(f"/admin/production-runs/{running['id']}").json()["production_run"]
+        assert detail["tasks"] and detail["tasks"][0]["comments"]
+        logs = admin.get(f"/admin/production-runs/{running['id']}/consumption-logs").json()
+        assert logs["count"] >= 1
+        done = next(r for r in listed if r["status"] == "completed")
+        assert done["produced_quantity"] == 10
+        locations = admin.get("/admin/stock-locations", params={"limit": 100}).json()
+        names = {loc["name"] for loc in locations["stock_locations"]}
+        assert "Meera Stitch Works workshop" in names
+        assert not any(name.startswith("Partner partner_") for name in names)

@@ -145,12 +145,15 @@ def get_location(session: Session, location_id: str) -> StockLocation:
     return location
 
 
-def _require_partner(session: Session, partner_id: str) -> None:
+def _require_partner(session: Session, partner_id: str) -> str:
+    """The partner's name; 404 when the partner is unknown."""
     # Imported here so inventory does not import the partners package at module load.
     from atelier.partners.models import Partner
 
-    if session.get(Partner, partner_id) is None:
+    partner = session.get(Partner, partner_id)
+    if partner is None:
         raise not_found("partner", partner_id)
+    return partner.name
 
 
 def _create_coded_location(
@@ -228,11 +231,12 @@ def partner_location(session: Session, partner_id: str) -> StockLocation:
             location = repo.first_partner_location(session, partner_id)
         if location is not None:
             return location
-        _require_partner(session, partner_id)
+        partner_name = _require_partner(session, partner_id)
         created = _create_coded_location(
             session,
             code=_partner_code(partner_id),
-            name=f"Partner {partner_id}",
+            # Named after the workshop, so pages and exports show who holds the stock.
+            name=f"{partner_name} workshop"[:200],
             kind=LocationKind.PARTNER,
             partner_id=partner_id,
         )

@@ -109,7 +109,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(static_url=static_url, csrf_field=CSRF_FIELD, qs=_query)
+    # ``qs`` for pages whose context has its own ``query`` variable (the runs table).
+    env.globals.update(static_url=static_url, csrf_field=CSRF_FIELD, query=_query, qs=_query)
     env.filters.update(
         local_time=_local_time, number=_number, pretty_json=_pretty_json, humanize=_humanize
     )
