@@ -30,6 +30,7 @@ ROUTER_MODULES: list[str] = [
     "atelier.production.endpoints_policy",
     "atelier.production.endpoints_admin_lifecycle",
     "atelier.production.endpoints_costs",
+    "atelier.production.endpoints_holds",
     "atelier.production.endpoints_partner",
     "atelier.notifications.endpoints_admin",
     "atelier.notifications.endpoints_messages",
@@ -42,6 +43,7 @@ ROUTER_MODULES: list[str] = [
     "atelier.production.endpoints_dispatch",
     "atelier.tasks.endpoints_admin",
     "atelier.tasks.endpoints_partner",
+    "atelier.flows.endpoints",
 ]
 
 # Modules that register outbox subscribers when imported.
@@ -49,6 +51,7 @@ SUBSCRIBER_MODULES: list[str] = [
     "atelier.tasks.subscribers",
     "atelier.production.subscribers",
     "atelier.notifications.subscribers",
+    "atelier.flows.subscribers",
 ]
 
 # Modules that register scheduled jobs (``@scheduled_job``) when imported.
@@ -56,7 +59,11 @@ JOB_MODULES: list[str] = [
     "atelier.platform.housekeeping",
     "atelier.production.jobs",
     "atelier.notifications.jobs",
+    "atelier.flows.jobs",
 ]
+
+# Modules that register flow operations (``@operation``) when imported.
+OPERATION_MODULES: list[str] = ["atelier.flows.operations", "atelier.reminders.operations"]
 
 
 def load_subscribers() -> None:
@@ -66,6 +73,11 @@ def load_subscribers() -> None:
 
 def load_jobs() -> None:
     for name in JOB_MODULES:
+        importlib.import_module(name)
+
+
+def load_operations() -> None:
+    for name in OPERATION_MODULES:
         importlib.import_module(name)
 
 
@@ -117,6 +129,8 @@ def create_app(
         max_bytes=settings.request_max_bytes,
         multipart_max_bytes=settings.media_max_bytes * settings.media_max_files + 64 * 1024,
     )
+    # Operations first: flow schemas validate steps against the registry.
+    load_operations()
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
     # The web UI (/app, /portal, /static) after the API: its error handlers wrap the API's.

@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 admin_app = typer.Typer(help="Manage admin users.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+flows_app = typer.Typer(help="List, run and seed flows.", no_args_is_help=True)
+app.add_typer(flows_app, name="flows")
 
 console = Console()
 err = Console(stderr=True)
@@ -62,8 +64,9 @@ def _migrate(settings: Settings) -> None:
 
 def _load_handlers() -> None:
     """Import every module that registers outbox subscribers or scheduled jobs."""
-    from atelier.app import load_jobs, load_subscribers
+    from atelier.app import load_jobs, load_operations, load_subscribers
 
+    load_operations()
     load_subscribers()
     load_jobs()
 
@@ -108,6 +111,7 @@ def serve(
         created = ensure_bootstrap_admin(session, settings)
     if created is not None:
         console.print(f"[green]✓[/green] bootstrap admin {created.email} created")
+    _seed_flows(db, settings)
     if settings.demo_data if demo is None else demo:
         _load_demo(db)
     application = create_app(settings, database=db)
@@ -154,6 +158,17 @@ def worker(
     background.stop()
     db.dispose()
     console.print("[green]✓[/green] worker stopped")
+
+
+def _seed_flows(db: Database, settings: Settings) -> None:
+    """Create the seeded flows that are missing (the dispatcher active, the discoverer draft)."""
+    from atelier.flows.seeds import seed_flows
+
+    _load_handlers()
+    with db.session() as session:
+        report = seed_flows(session, settings)
+    for name in report.created:
+        console.print(f"[green]✓[/green] flow {name} seeded")
 
 
 def _load_demo(db: Database) -> None:
@@ -233,6 +248,97 @@ def admin_create(
     finally:
         db.dispose()
     console.print(f"[green]✓[/green] admin {user_email} created ({user_id})")
+
+
+@flows_app.command("list")
+def flows_list() -> None:
+    """Every flow with its status, trigger and last execution."""
+    from rich.table import Table
+
+    from atelier.flows import service as flows
+    from atelier.platform.db import Database
+
+    settings = _settings()
+    _configure_logging(settings)
+    _load_handlers()
+    db = Database(settings.database_url)
+    try:
+        with db.session(write=False) as session:
+            rows, _count = flows.list_flows(session, limit=500)
+            last = flows.last_executions(session, [f.id for f in rows])
+            table = Table("name", "status", "trigger", "last execution")
+            for flow in rows:
+                trigger = ", ".join(f"{k}={v}" for k, v in flow.trigger_config.items())
+                execution = last.get(flow.id)
+                table.add_row(
+                    flow.name,
+                    flow.status,
+                    f"{flow.trigger_type} {trigger}".strip(),
+                    f"{execution.status} at {execution.started_at:%Y-%m-%d %H:%M}Z"
+                    if execution
+                    else "-",
+                )
+    finally:
+        db.dispose()
+    console.print(table)
+
+
+@flows_app.command("seed")
+def flows_seed() -> None:
+    """Create the seeded flows that do not exist yet (never overwrites an operator's edits)."""
+    from atelier.flows.seeds import seed_flows
+    from atelier.platform.db import Database
+
+    settings = _settings()
+    _configure_logging(settings)
+    _load_handlers()
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            report = seed_flows(session, settings)
+    finally:
+        db.dispose()
+    for name in report.created:
+        console.print(f"[green]✓[/green] created {name}")
+    for name in report.existing:
+        console.print(f"  kept {name} (already there)")
+    for name in report.failed:
+        err.print(f"[red]could not seed {name}[/red]")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@flows_app.command("run")
+def flows_run(
+    name: Annotated[str, typer.Argument(help="The flow's name (as in `atelier flows list`).")],
+) -> None:
+    """Run a flow now (draft or active) and print its steps."""
+    from atelier.flows import service as flows
+    from atelier.platform.db import Database
+    from atelier.platform.errors import DomainError
+
+    settings = _settings()
+    _configure_logging(settings)
+    _load_handlers()
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            flow = flows.get_flow_by_name(session, name)
+            execution = flows.execute_now(session, flow.id, settings, triggered_by="manual:cli")
+            steps = flows.steps_for(session, [execution])[execution.id]
+            status, error = execution.status, execution.error
+            lines = [f"  {s.key} ({s.operation}): {s.status}" for s in steps]
+    except DomainError as exc:
+        err.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    console.print(f"execution {execution.id}: {status}")
+    for line in lines:
+        console.print(line)
+    if error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,7 @@
 
 from atelier.audit import models as audit_models
 from atelier.catalog import models as catalog_models
+from atelier.flows import models as flow_models
 from atelier.inventory import models as inventory_models
 from atelier.media import models as media_models
 from atelier.notifications import models as notification_models
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "audit_models",
     "catalog_models",
+    "flow_models",
     "inventory_models",
     "media_models",
     "notification_models",

@@ -37,6 +37,8 @@ SPEC_ALLOWED_FROM: dict[Action, set[RunStatus]] = {
     A.PROGRESS: {S.IN_PROGRESS},
     A.LOG_CONSUMPTION: {S.IN_PROGRESS},
     A.ATTACH_MEDIA: set(ACTIVE),
+    A.HOLD: set(ACTIVE),
+    A.RELEASE: set(ACTIVE),
 }
 
 FACT_COMBINATIONS = [
@@ -48,14 +50,18 @@ FACT_COMBINATIONS = [
         finished=finished,
         dispatch_state=dispatch_state,
         waiting_on=waiting_on,
+        on_hold=on_hold,
     )
-    for has_partner, accepted, started, finished, dispatch_state, waiting_on in itertools.product(
-        (False, True),
-        (False, True),
-        (False, True),
-        (False, True),
-        ("idle", "awaiting_templates", "completed"),
-        ((), ("prod_run_dep",)),
+    for has_partner, accepted, started, finished, dispatch_state, waiting_on, on_hold in (
+        itertools.product(
+            (False, True),
+            (False, True),
+            (False, True),
+            (False, True),
+            ("idle", "awaiting_templates", "completed"),
+            ((), ("prod_run_dep",)),
+            (False, True),
+        )
     )
 ]
 
@@ -105,6 +111,10 @@ def expected(action: Action, facts: RunFacts) -> str:
         return "already_accepted"
     if action in (A.PROGRESS, A.LOG_CONSUMPTION) and not facts.accepted:
         return "not_accepted"
+    if action is A.HOLD and facts.on_hold:
+        return "already_on_hold"
+    if action is A.RELEASE and not facts.on_hold:
+        return "not_on_hold"
     return "ok"
 
 
@@ -117,6 +127,7 @@ def _with_status(facts: RunFacts, status: RunStatus) -> RunFacts:
         finished=facts.finished,
         dispatch_state=facts.dispatch_state,
         waiting_on=facts.waiting_on,
+        on_hold=facts.on_hold,
     )
 
 

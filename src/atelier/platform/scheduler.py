@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -38,6 +38,14 @@ class Job:
     name: str
     cron: str
     handler: JobHandler
+    # The zone the cron is read in (default: the business zone, ``ATELIER_TIMEZONE``).
+    zone: ZoneInfo | None = None
+    # Slots before this moment never run (e.g. a flow activated after today's slot).
+    not_before: datetime | None = None
+
+
+# Jobs defined by data (cron-triggered flows): listed afresh on every tick.
+JobSource = Callable[[Database, Settings], Iterable[Job]]
 
 
 def validate_cron(expression: str) -> str:
@@ -66,6 +74,7 @@ class JobRegistry:
 
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
+        self._sources: dict[str, JobSource] = {}
 
     def register(self, name: str, cron: str) -> Callable[[JobHandler], JobHandler]:
         validate_cron(cron)
@@ -81,6 +90,23 @@ class JobRegistry:
 
     def all(self) -> list[Job]:
         return list(self._jobs.values())
+
+    def add_source(self, name: str, source: JobSource) -> None:
+        """Register a provider of jobs that live in the database (one per name)."""
+        self._sources[name] = source
+
+    def remove_source(self, name: str) -> None:
+        self._sources.pop(name, None)
+
+    def current(self, db: Database, settings: Settings) -> list[Job]:
+        """The registered jobs plus every source's jobs right now."""
+        jobs = self.all()
+        for name, source in list(self._sources.items()):
+            try:
+                jobs.extend(source(db, settings))
+            except Exception:
+                log.exception("job source failed", extra={"source": name})
+        return jobs
 
 
 registry = JobRegistry()
@@ -165,8 +191,10 @@ def run_due_jobs(
     """Run every job whose latest slot has not run yet; returns the jobs this worker ran."""
     now = now or clock.now()
     ran: list[str] = []
-    for job in jobs.all():
-        slot = latest_slot(job.cron, settings.zone, now)
+    for job in jobs.current(db, settings):
+        slot = latest_slot(job.cron, job.zone or settings.zone, now)
+        if job.not_before is not None and slot < job.not_before:
+            continue
         if run_slot(db, job, slot, worker_id):
             ran.append(job.name)
     return ran

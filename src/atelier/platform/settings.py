@@ -33,6 +33,7 @@ class Settings(BaseSettings):
 
     timezone: str = "Asia/Kolkata"
     gate_timeout: timedelta = timedelta(days=23)
+    flow_execution_retention_days: int = Field(default=90, ge=1, le=3650)
 
     embedded_worker: bool = True
     demo_data: bool = False

@@ -64,6 +64,16 @@ def gate_timeout() -> timedelta:
         return DEFAULT_GATE_TIMEOUT
 
 
+def gate_started_at(run: ProductionRun) -> datetime | None:
+    """When the run arrived at its current gate (``None`` without a gate)."""
+    return {
+        Gate.ACCEPT.value: run.dispatch_completed_at,
+        Gate.START.value: run.accepted_at,
+        Gate.FINISH.value: run.started_at,
+        Gate.COMPLETE.value: run.finished_at,
+    }.get(run.current_gate or "")
+
+
 def refresh_gate(run: ProductionRun, timeout: timedelta | None = None) -> bool:
     """Bring ``current_gate``/``gate_deadline_at`` up to date; clear the overdue flag when the
     gate moved on. Returns whether the gate (or its deadline) changed."""
@@ -76,6 +86,11 @@ def refresh_gate(run: ProductionRun, timeout: timedelta | None = None) -> bool:
         timeout if timeout is not None else gate_timeout(),
     )
     gate_value = gate.value if gate is not None else None
+    if run.current_gate != gate_value:
+        # Time on hold counts for the gate it was spent at; a new gate starts with none.
+        run.gate_paused_seconds = 0
+    if deadline is not None and run.gate_paused_seconds:
+        deadline += timedelta(seconds=run.gate_paused_seconds)
     if run.current_gate == gate_value and run.gate_deadline_at == deadline:
         return False
     run.current_gate = gate_value

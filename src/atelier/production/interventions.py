@@ -189,6 +189,7 @@ def decline_run(
     run.accepted_at = None
     _reset_dispatch(run)
     _reset_gates_and_reminders(run)
+    repository.clear_reminder_states(session, run.id)
     cancelled_tasks = cancel_open_tasks(session, run.id, actor, reason=f"declined: {reason}")
     transitions.record_change(
         session,
@@ -237,6 +238,7 @@ def reassign_run(
     run.status = RunStatus.APPROVED
     _reset_dispatch(run)
     _reset_gates_and_reminders(run)
+    repository.clear_reminder_states(session, run.id)
     cancelled_tasks = (
         cancel_open_tasks(session, run.id, actor, reason="run reassigned") if had_tasks else 0
     )

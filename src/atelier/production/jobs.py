@@ -43,6 +43,8 @@ def _is_overdue(now: datetime) -> list[Any]:
         ProductionRun.gate_deadline_at < now,
         ProductionRun.current_gate.is_not(None),
         ProductionRun.status.in_(_WAITING),
+        # A held run waits on the brand: its deadline is paused until it is released.
+        ProductionRun.on_hold.is_(False),
         or_(
             ProductionRun.overdue_gate.is_(None),
             ProductionRun.overdue_gate != ProductionRun.current_gate,

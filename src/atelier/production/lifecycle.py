@@ -50,6 +50,8 @@ class Action(StrEnum):
     PROGRESS = "progress"
     LOG_CONSUMPTION = "log_consumption"
     ATTACH_MEDIA = "attach_media"
+    HOLD = "hold"
+    RELEASE = "release"
 
 
 S = RunStatus
@@ -72,6 +74,8 @@ DEFAULT_ALLOWED_FROM: dict[Action, frozenset[RunStatus]] = {
     Action.PROGRESS: frozenset({S.IN_PROGRESS}),
     Action.LOG_CONSUMPTION: frozenset({S.IN_PROGRESS}),
     Action.ATTACH_MEDIA: ACTIVE,
+    Action.HOLD: ACTIVE,
+    Action.RELEASE: ACTIVE,
 }
 del S
 
@@ -136,6 +140,7 @@ class RunFacts:
     finished: bool = False
     dispatch_state: str = "idle"
     waiting_on: tuple[str, ...] = field(default=())
+    on_hold: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +255,12 @@ def _check_facts(action: Action, facts: RunFacts) -> Decision:
         case Action.PROGRESS | Action.LOG_CONSUMPTION:
             if not facts.accepted:
                 return _refuse("not_accepted", "the run must be accepted first")
+        case Action.HOLD:
+            if facts.on_hold:
+                return _refuse("already_on_hold", "the run is already on hold; release it first")
+        case Action.RELEASE:
+            if not facts.on_hold:
+                return _refuse("not_on_hold", "the run is not on hold")
         case _:
             pass
     return ALLOW

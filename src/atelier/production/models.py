@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atelier.platform.db import Base, TimestampMixin, id_column, updated_at_column
@@ -110,7 +110,41 @@ class ProductionRun(TimestampMixin, Base):
     last_reminder_at: Mapped[datetime | None]
     reminder_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
+    # An admin hold (e.g. materials not yet sent): no reminders, and the gate deadline pauses.
+    on_hold: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    held_at: Mapped[datetime | None]
+    # Time the current gate spent on hold; added to its deadline (reset when the gate moves on).
+    gate_paused_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+
+
+class RunReminder(Base):
+    """Reminder state of one run in one bucket (``assignment_pending``, ``not_started``,
+    ``idle``) for the current stall episode; written by the reminders domain through
+    ``production.reminder_state``, shown in the admin run read."""
+
+    __tablename__ = "run_reminders"
+    __table_args__ = (UniqueConstraint("run_id", "bucket"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("production_runs.id", ondelete="CASCADE"))
+    bucket: Mapped[str] = mapped_column(String(32))
+    # Start of the stall this state counts (sent / accepted / last activity): a new episode
+    # (re-dispatch, fresh activity) starts the count again.
+    anchor_at: Mapped[datetime]
+    # Reminders that reached the partner (delivered, not failed) in this episode.
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    # Reminders handed to the dispatcher in this episode: [{context_id, at, status}].
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    last_attempt_at: Mapped[datetime | None]
+    last_sent_at: Mapped[datetime | None]
+    next_due_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    parked_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class PolicySetting(Base):

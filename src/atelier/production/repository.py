@@ -6,13 +6,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, false, func, or_, select, true
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from atelier.catalog.models import Design
 from atelier.partners.models import Partner
-from atelier.production.models import ProductionRun
+from atelier.production.models import ProductionRun, RunReminder
 
 _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
 
@@ -238,3 +252,110 @@ def status_counts(session: Session, filters: RunFilters) -> dict[str, int]:
         .group_by(ProductionRun.status)
     )
     return {str(status): int(count) for status, count in session.execute(stmt)}
+
+
+# --- reminders: the discoverer's one query and per-(run, bucket) state ---------------------------
+
+REMINDER_STATUSES = ("sent_to_partner", "in_progress", "awaiting_reassignment")
+
+
+def _bucket_expression() -> Any:
+    """The reminder bucket a run is in, computed by the database (joins its state row)."""
+    return case(
+        (ProductionRun.status == "sent_to_partner", "assignment_pending"),
+        (ProductionRun.status == "awaiting_reassignment", "assignment_pending"),
+        (ProductionRun.started_at.is_(None), "not_started"),
+        else_="idle",
+    )
+
+
+def _pending_dependencies(session: Session) -> Any:
+    """EXISTS: a run listed in ``depends_on_run_ids`` is not completed (JSON, per dialect)."""
+    if session.get_bind().dialect.name == "postgresql":
+        sql = (
+            "EXISTS (SELECT 1 FROM jsonb_array_elements_text(production_runs.depends_on_run_ids)"
+            " AS dep_id(value) JOIN production_runs AS dep ON dep.id = dep_id.value"
+            " WHERE dep.status <> 'completed')"
+        )
+    else:
+        sql = (
+            "EXISTS (SELECT 1 FROM json_each(production_runs.depends_on_run_ids) AS dep_id"
+            " JOIN production_runs AS dep ON dep.id = dep_id.value"
+            " WHERE dep.status <> 'completed')"
+        )
+    return literal_column(sql)
+
+
+def reminder_candidates(session: Session) -> Any:
+    """Every run reminders look at, with its state row for its current bucket: one query over
+    the ``(status, created_at)`` index, no row cap. Parked runs (awaiting reassignment) only
+    when the reminders parked them. Returns a result of rows (iterate once)."""
+    bucket = _bucket_expression()
+    length = (
+        func.jsonb_array_length
+        if session.get_bind().dialect.name == "postgresql"
+        else func.json_array_length
+    )
+    has_dependencies = func.coalesce(length(ProductionRun.depends_on_run_ids), 0)
+    waiting = case((has_dependencies > 0, _pending_dependencies(session)), else_=literal(False))
+    stmt = (
+        select(
+            ProductionRun.id,
+            ProductionRun.partner_id,
+            ProductionRun.design_id,
+            ProductionRun.status,
+            ProductionRun.quantity,
+            ProductionRun.produced_quantity,
+            ProductionRun.created_at,
+            ProductionRun.dispatch_completed_at,
+            ProductionRun.accepted_at,
+            ProductionRun.started_at,
+            ProductionRun.last_activity_at,
+            ProductionRun.on_hold,
+            waiting.label("waiting_on_dependencies"),
+            bucket.label("bucket"),
+            RunReminder.id.label("state_id"),
+            RunReminder.anchor_at,
+            RunReminder.count,
+            RunReminder.attempts,
+            RunReminder.last_attempt_at,
+            RunReminder.last_sent_at,
+            RunReminder.next_due_at,
+            RunReminder.escalated_at,
+            RunReminder.escalations,
+            RunReminder.parked_at,
+        )
+        .outerjoin(
+            RunReminder,
+            and_(RunReminder.run_id == ProductionRun.id, RunReminder.bucket == bucket),
+        )
+        .where(
+            ProductionRun.status.in_(REMINDER_STATUSES),
+            or_(
+                ProductionRun.status != "awaiting_reassignment",
+                RunReminder.parked_at.is_not(None),
+            ),
+        )
+    )
+    return session.execute(stmt)
+
+
+def reminder_states(session: Session, run_id: str) -> Sequence[Any]:
+    return session.scalars(
+        select(RunReminder).where(RunReminder.run_id == run_id).order_by(RunReminder.bucket)
+    ).all()
+
+
+def save_reminder_states(
+    session: Session, updates: list[dict[str, Any]], inserts: list[dict[str, Any]]
+) -> None:
+    """Bulk-update state rows by id and bulk-insert new ones (one statement each)."""
+    if updates:
+        session.execute(update(RunReminder), updates)
+    if inserts:
+        session.execute(insert(RunReminder), inserts)
+
+
+def clear_reminder_states(session: Session, run_id: str) -> None:
+    """Forget the run's reminder history (a new partner starts with a clean slate)."""
+    session.execute(delete(RunReminder).where(RunReminder.run_id == run_id))

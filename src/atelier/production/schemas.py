@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, PlainSerializer, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, model_validator
 
 from atelier.platform.schemas import (
     EntityId,
@@ -17,6 +17,7 @@ from atelier.platform.schemas import (
     OutputSchema,
     Quantity,
     ShortText,
+    no_nul,
 )
 from atelier.production.lifecycle import RunStatus
 from atelier.production.models import RunType
@@ -96,6 +97,9 @@ class ProductionRunRead(OutputSchema):
     overdue_at: datetime | None = None
     last_reminder_at: datetime | None = None
     reminder_counts: dict[str, Any] = Field(default_factory=dict)
+    on_hold: bool = False
+    hold_reason: str | None = None
+    held_at: datetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict, validation_alias="metadata_")
     created_at: datetime
     updated_at: datetime
@@ -227,6 +231,26 @@ class DesignRunsCreate(InputSchema):
     run_type: RunType = RunType.PRODUCTION
     assignments: list[Assignment] | None = Field(default=None, max_length=MAX_ASSIGNMENTS)
     metadata: Metadata | None = None
+
+
+class HoldRequest(InputSchema):
+    reason: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        AfterValidator(no_nul),
+    ]
+
+
+class RunReminderRead(OutputSchema):
+    bucket: str
+    count: int
+    last_sent_at: datetime | None
+    next_due_at: datetime | None
+    escalated_at: datetime | None
+    last_attempt_at: datetime | None
+    escalations: int
+    parked_at: datetime | None
+    anchor_at: datetime
 
 
 class CancelRequest(InputSchema):

@@ -89,6 +89,7 @@ def facts_of(session: Session, run: ProductionRun, *, with_dependencies: bool = 
         finished=run.finished_at is not None,
         dispatch_state=run.dispatch_state,
         waiting_on=waiting_on(session, run) if with_dependencies else (),
+        on_hold=run.on_hold,
     )
 
 

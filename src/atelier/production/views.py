@@ -8,9 +8,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from atelier.production import policy, repository, transitions
+from atelier.production import policy, reminder_state, repository, transitions
 from atelier.production.models import ProductionRun
-from atelier.production.schemas import ProductionRunRead, ProductionRunRow, RunEventRead
+from atelier.production.schemas import (
+    ProductionRunRead,
+    ProductionRunRow,
+    RunEventRead,
+    RunReminderRead,
+)
 
 
 def run_dict(run: ProductionRun) -> dict[str, Any]:
@@ -81,6 +86,10 @@ def run_detail(session: Session, run_id: str) -> dict[str, Any]:
     data["waiting_on"] = list(transitions.waiting_on(session, run))
     data["tasks"] = _tasks(session, run.id)
     data["policy"] = policy.evaluate_run(session, run).as_dict()
+    data["reminders"] = [
+        RunReminderRead.model_validate(state).model_dump(mode="json")
+        for state in reminder_state.reminder_states(session, run.id)
+    ]
     return data
 
 

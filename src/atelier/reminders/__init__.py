@@ -1,0 +1,1 @@
+"""reminders domain: the daily discoverer of stalled runs and the reminder policy."""
