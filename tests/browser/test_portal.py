@@ -105,6 +105,9 @@ def walk(page: Page, live: LiveServer, w: Workshop, words: dict[str, str], lang:
     )
     page.get_by_role("button", name=words["upload"]).click()
     expect(page.locator("#photos .gallery img")).to_have_count(1)
+    thumb = page.locator("#photos .gallery img").first
+    assert "/media/thumbs/192/" in (thumb.get_attribute("src") or "")
+    assert thumb.evaluate("img => img.complete && img.naturalWidth > 0")
     page.locator("textarea[name=body]").first.fill(words["comment"])
     page.get_by_role("button", name=words["send"]).first.click()
     expect(page.locator(".comments")).to_contain_text(words["comment"])

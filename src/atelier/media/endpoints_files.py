@@ -11,12 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from atelier.media.storage import InvalidKey, check_key, get_storage
+from atelier.media.storage import MEDIA_ROUTE, InvalidKey, LocalStorage, check_key, get_storage
+from atelier.media.thumbnails import THUMB_SIZES, thumbnail_path
 from atelier.media.uploads import EXTENSIONS
 from atelier.platform.deps import AppSettings
 from atelier.platform.errors import NotFound
 
-router = APIRouter(prefix="/media/files", tags=["media"])
+router = APIRouter(prefix="/media", tags=["media"])
 
 _TYPES = {ext: mime for mime, ext in EXTENSIONS.items()}
 _INLINE = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"})
@@ -26,7 +27,7 @@ def _missing(key: str) -> NotFound:
     return NotFound("the media file was not found", code="media_file_not_found")
 
 
-@router.get("/{key:path}", response_model=None)
+@router.get("/files/{key:path}", response_model=None)
 def serve_media(
     key: Annotated[str, Path(min_length=1, max_length=512)], settings: AppSettings
 ) -> Response:
@@ -50,6 +51,38 @@ def serve_media(
         media_type=mime,
         content_disposition_type=disposition,
         filename=path.name,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "public, max-age=31536000, immutable",
+        },
+    )
+
+
+@router.get("/thumbs/{size}/{key:path}", response_model=None)
+def serve_thumbnail(
+    size: int, key: Annotated[str, Path(min_length=1, max_length=512)], settings: AppSettings
+) -> Response:
+    """A small JPEG of a stored image (96, 192 or 384 px on its longer side).
+
+    Anything without a thumbnail (not an image Pillow reads, object storage) redirects to the
+    original, so a page can always link here.
+    """
+    try:
+        check_key(key)
+    except InvalidKey:
+        raise _missing(key) from None
+    if size not in THUMB_SIZES:
+        raise NotFound("no such thumbnail size", code="thumbnail_size_not_found")
+    backend = get_storage(settings)
+    thumb = thumbnail_path(backend, key, size) if isinstance(backend, LocalStorage) else None
+    if thumb is None:
+        if isinstance(backend, LocalStorage) and backend.local_path(key) is None:
+            raise _missing(key)
+        return RedirectResponse(f"{MEDIA_ROUTE}/{key}", status_code=302)
+    return FileResponse(
+        thumb,
+        media_type="image/jpeg",
         headers={
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",

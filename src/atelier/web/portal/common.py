@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from atelier.media.storage import MEDIA_ROUTE
 from atelier.partners import service as partners
 from atelier.platform.deps import Principal
 from atelier.platform.settings import Settings
@@ -22,6 +23,13 @@ LANGUAGE_COOKIE = "atelier_lang"
 def N_(message: str) -> str:
     """Mark ``message`` for the catalogue; it is translated where it is shown."""
     return message
+
+
+def thumb_url(url: str | None, size: int = 192) -> str | None:
+    """The thumbnail of a stored image (``/media/thumbs/<size>/...``); other URLs unchanged."""
+    if not url or MEDIA_ROUTE + "/" not in url:
+        return url
+    return url.replace(MEDIA_ROUTE + "/", f"/media/thumbs/{size}/", 1)
 
 
 def portal_router(*, csrf: bool = True) -> APIRouter:
@@ -66,6 +74,7 @@ def page(
         **words.helpers(),
         "languages": [(code, name) for code, (_, name) in LANGUAGES.items()],
         "here": here,
+        "thumb_url": thumb_url,
         **(context or {}),
     }
     return render(request, template, values, status_code=status_code)
