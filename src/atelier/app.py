@@ -34,6 +34,8 @@ ROUTER_MODULES: list[str] = [
     "atelier.production.endpoints_partner",
     "atelier.notifications.endpoints_admin",
     "atelier.notifications.endpoints_messages",
+    "atelier.notifications.endpoints_whatsapp",
+    "atelier.notifications.endpoints_webhooks",
     "atelier.auth.endpoints_deeplink",
     "atelier.media.endpoints_partner",
     "atelier.media.endpoints_admin",

@@ -1,4 +1,4 @@
-"""The ``atelier`` command: serve, worker, migrate, demo, admin."""
+"""The ``atelier`` command: serve, worker, migrate, demo, admin, whatsapp-templates."""
 
 from __future__ import annotations
 
@@ -338,6 +338,93 @@ def flows_run(
         console.print(line)
     if error:
         err.print(f"[red]{error}[/red]")
+        raise typer.Exit(1)
+
+
+@app.command("whatsapp-templates")
+def whatsapp_templates(
+    mode: Annotated[
+        str, typer.Option("--mode", help="dry-run: show the plan; upsert: submit missing ones.")
+    ] = "dry-run",
+    platform: Annotated[
+        list[str] | None,
+        typer.Option("--platform", help="Only this WhatsApp platform id (repeatable)."),
+    ] = None,
+    header_handle: Annotated[
+        str | None,
+        typer.Option(
+            help="Meta upload handle of a sample image, for templates with an image header."
+        ),
+    ] = None,
+) -> None:
+    """Per platform and language: which catalogue templates exist, are approved, are missing.
+
+    dry-run reads the Graph API and changes nothing; upsert submits only the missing ones.
+    Exit code 1 when a platform could not be read or a submission failed.
+    """
+    from rich.table import Table
+
+    from atelier.notifications import catalog
+    from atelier.notifications import platforms as platform_service
+    from atelier.notifications import whatsapp_templates as templates
+    from atelier.platform.db import Database
+    from atelier.platform.errors import DomainError
+
+    if mode not in ("dry-run", "upsert"):
+        err.print("[red]--mode must be dry-run or upsert[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    _configure_logging(settings)
+    db = Database(settings.database_url)
+    try:
+        with db.session(write=False) as session:
+            rows = platform_service.list_platforms(session)
+            known = {p.id for p in rows}
+            unknown = [pid for pid in platform or [] if pid not in known]
+            chosen = [
+                templates.PlatformAccess.of(p, settings)
+                for p in rows
+                if (p.id in platform if platform else p.is_active)
+            ]
+    finally:
+        db.dispose()
+    if unknown:
+        err.print(f"[red]unknown WhatsApp platform id(s): {', '.join(unknown)}[/red]")
+        raise typer.Exit(2)
+    if not chosen:
+        console.print("No active WhatsApp platform is configured; nothing to do.")
+        return
+    table = Table(title=f"WhatsApp templates ({mode})")
+    for column in ("platform", "template", "language", "state", "Meta status", "outcome"):
+        table.add_column(column)
+    failed = False
+    for access in chosen:
+        try:
+            existing = templates.list_templates(settings, access)
+        except DomainError as exc:
+            failed = True
+            table.add_row(access.label, "—", "—", "[red]unreadable[/red]", "", exc.detail)
+            continue
+        plan = templates.plan(access, existing)
+        if mode == "upsert":
+            plan = templates.upsert(settings, access, plan, header_handle=header_handle)
+        for row in plan:
+            colour = {"approved": "green", "exists": "yellow", "missing": "red"}[row.state]
+            outcome = row.outcome or ""
+            if not outcome and row.state == "missing":
+                needs_handle = catalog.TEMPLATES[row.template].image_header and not header_handle
+                outcome = "would skip: needs --header-handle" if needs_handle else "would submit"
+            failed = failed or outcome.startswith("failed")
+            table.add_row(
+                access.label,
+                row.template,
+                row.language,
+                f"[{colour}]{row.state}[/{colour}]",
+                row.provider_status or "",
+                outcome,
+            )
+    console.print(table)
+    if failed:
         raise typer.Exit(1)
 
 

@@ -234,6 +234,7 @@ def send_partner_message(
     context_id: str | None = None,
     text: str | None = None,
     to: str | None = None,
+    platform_id: str | None = None,
     payload: Mapping[str, Any] | None = None,
     event_id: str | None = None,
     settings: Settings | None = None,
@@ -241,7 +242,8 @@ def send_partner_message(
     """Queue one partner message (template ``template_name``, or free-form ``text``).
 
     ``partner_id`` names the partner (recipient and language come from it); ``to`` sends to a
-    WhatsApp number instead (a reply to whoever wrote in). ``variables`` override the values
+    WhatsApp number instead (a reply to whoever wrote in), through ``platform_id`` when given
+    (the number the message came in on). ``variables`` override the values
     computed from the run. ``context_type``/``context_id`` scope the dedup (default: the run).
     Writes exactly one Message row and returns it with the decision; never calls a provider.
     """
@@ -265,7 +267,11 @@ def send_partner_message(
     channel = recipient.channel if recipient else MessageChannel.LOG
     available = list(catalog.LANGUAGES)
     if recipient and recipient.channel == MessageChannel.WHATSAPP:
-        platform = platform_for_number(repository.list_platforms(session), recipient.address)
+        chosen = repository.get_platform(session, platform_id) if platform_id else None
+        if chosen is not None and chosen.is_active:
+            platform = chosen
+        else:
+            platform = platform_for_number(repository.list_platforms(session), recipient.address)
         if platform is None:
             channel = MessageChannel.LOG  # no business number serves it: the log provider
         else:

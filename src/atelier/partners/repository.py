@@ -62,3 +62,15 @@ def get_user(session: Session, partner_id: str, user_id: str) -> PartnerUser | N
     return session.scalars(
         select(PartnerUser).where(PartnerUser.id == user_id, PartnerUser.partner_id == partner_id)
     ).one_or_none()
+
+
+def partners_with_number(session: Session, number: str) -> Sequence[Partner]:
+    """Partners whose WhatsApp number, or one of whose active users' phone, is ``number``."""
+    via_user = select(PartnerUser.partner_id).where(
+        PartnerUser.phone == number, PartnerUser.is_active.is_(True)
+    )
+    return session.scalars(
+        select(Partner)
+        .where(or_(Partner.whatsapp_number == number, Partner.id.in_(via_user)))
+        .order_by(Partner.created_at, Partner.id)
+    ).all()

@@ -157,3 +157,14 @@ def update_user(
         extra={"partner_id": partner_id, "partner_user_id": user_id, "fields": fields},
     )
     return user
+
+
+def partner_for_whatsapp_number(session: Session, number: str) -> tuple[Partner | None, bool]:
+    """The partner that owns WhatsApp ``number`` and whether it is that partner's *verified*
+    number (only a verified number may act on runs). A number on no partner → ``(None, False)``;
+    a verified owner wins over a partner whose user merely lists the phone."""
+    candidates = list(repository.partners_with_number(session, number))
+    for partner in candidates:
+        if partner.whatsapp_number == number and partner.whatsapp_verified:
+            return partner, True
+    return (candidates[0] if candidates else None), False

@@ -15,6 +15,7 @@ class ErrorKind(StrEnum):
     GONE = "gone"
     TOO_LARGE = "too_large"
     UNSUPPORTED_MEDIA = "unsupported_media"
+    BAD_GATEWAY = "bad_gateway"
 
 
 class DomainError(Exception):
@@ -70,6 +71,13 @@ class TooLarge(DomainError):
 class UnsupportedMedia(DomainError):
     kind = ErrorKind.UNSUPPORTED_MEDIA
     default_code = "unsupported_media_type"
+
+
+class BadGateway(DomainError):
+    """An upstream service (e.g. the WhatsApp API) refused or failed a forwarded request."""
+
+    kind = ErrorKind.BAD_GATEWAY
+    default_code = "upstream_error"
 
 
 def not_found(entity: str, entity_id: str) -> NotFound:

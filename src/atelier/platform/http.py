@@ -31,6 +31,7 @@ KIND_STATUS: dict[ErrorKind, int] = {
     ErrorKind.GONE: 410,
     ErrorKind.TOO_LARGE: 413,
     ErrorKind.UNSUPPORTED_MEDIA: 415,
+    ErrorKind.BAD_GATEWAY: 502,
 }
 
 TITLES: dict[int, str] = {
@@ -46,6 +47,7 @@ TITLES: dict[int, str] = {
     422: "Unprocessable Content",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
 }
 

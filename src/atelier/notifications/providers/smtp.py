@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -35,7 +36,8 @@ class SmtpProvider:
         self.timeout = settings.smtp_timeout
 
     def _compose(self, message: OutgoingMessage) -> EmailMessage:
-        email = EmailMessage()
+        # Wide lines, so an ordinary subject is not folded (some clients show the fold).
+        email = EmailMessage(policy=policy.default.clone(max_line_length=200))
         email["From"] = self.sender
         email["To"] = message.recipient
         email["Subject"] = message.subject or "Atelier"
