@@ -162,6 +162,28 @@ class TestRunSentToPartner:
             "queued",
         ]
 
+    def test_a_run_reassigned_within_the_window_reaches_the_new_partner(
+        self, admin: TestClient, client: TestClient, drain: Callable[[], int]
+    ) -> None:
+        from tests.production.lifecycle_helpers import template
+
+        first = partner_with_number(admin, client, IN_NUMBER)
+        second = partner_with_number(admin, client, AU_NUMBER)
+        run = sent_run(admin, client, first)
+        drain()
+        moved = admin.post(run.admin_url("/reassign"), json={"partner_id": second.id})
+        assert moved.status_code == 200, moved.text
+        sent = admin.post(
+            run.admin_url("/send-to-production"), json={"template_names": [template(admin)]}
+        )
+        assert sent.status_code == 200, sent.text
+        drain()
+        rows = messages(admin, production_run_id=run.id)
+        assert sorted((m["recipient"], m["status"]) for m in rows) == [
+            (AU_NUMBER, "queued"),
+            (IN_NUMBER, "queued"),
+        ]
+
     def test_admins_get_a_feed_entry(
         self, admin: TestClient, client: TestClient, drain: Callable[[], int]
     ) -> None:

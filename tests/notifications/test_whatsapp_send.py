@@ -385,3 +385,92 @@ def test_throttling_and_gateway_errors_are_retryable(
     deliver(db, settings)
     [message] = stored_messages(db, production_run_id=run.id)
     assert message["status"] == "queued" and message["next_attempt_at"] is not None
+
+
+class TestFreeFormAndDigest:
+    def test_free_form_only_inside_the_24h_window(
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        settings: Settings,
+        graph: FakeGraph,
+        clock: FrozenClock,
+    ) -> None:
+        from tests.notifications.support import IN_SECRETS, post_webhook, webhook_body
+
+        create_platforms(admin, graph)
+        partner = partner_with_number(admin, client)
+        with db.session() as session:
+            outside = service.send_partner_message(session, partner_id=partner.id, text="Hello")
+        assert (outside.status, outside.reason) == ("failed", "outside_customer_service_window")
+
+        wrote = {
+            "from": IN_NUMBER.lstrip("+"),
+            "id": "wamid.INWINDOW",
+            "timestamp": "1",
+            "type": "text",
+            "text": {"body": "namaste"},
+        }
+        post_webhook(client, webhook_body("1100000001", messages=[wrote]), IN_SECRETS["app_secret"])
+        graph.images["design.jpg"] = 1000
+        with db.session() as session:
+            inside = service.send_partner_message(
+                session,
+                partner_id=partner.id,
+                text="The new colourway",
+                image_url=graph.image_url("design.jpg"),
+            )
+        assert inside.status == "queued"
+        deliver(db, settings)
+        [request] = graph.sent()
+        assert request.body["type"] == "image"
+        assert request.body["image"] == {
+            "link": graph.image_url("design.jpg"),
+            "caption": "The new colourway",
+        }
+        clock.advance(timedelta(hours=25))
+        with db.session() as session:
+            late = service.send_partner_message(session, partner_id=partner.id, text="Again")
+        assert late.status == "failed"
+        assert len(graph.sent()) == 1
+
+    def test_digest_lists_the_partners_runs_once_a_day(
+        self,
+        admin: TestClient,
+        client: TestClient,
+        drain: Callable[[], int],
+        db: Database,
+        settings: Settings,
+        graph: FakeGraph,
+    ) -> None:
+        create_platforms(admin, graph)
+        partner = partner_with_number(admin, client, AU_NUMBER, name="Weave Co")
+        first = sent_run(admin, client, partner, design_name="Ikat Scarf")
+        second = sent_run(admin, client, partner, design_name="Linen Shirt")
+        drain()
+        payload = {
+            "partner_id": partner.id,
+            "runs": [
+                {"production_run_id": first.id, "reminder_kind": "assignment_pending", "days": 2},
+                {"production_run_id": second.id, "reminder_kind": "assignment_pending", "days": 5},
+            ],
+        }
+        with db.session() as session:
+            result = service.send_for_event(session, "production_run.reminder_digest", payload)
+            again = service.send_for_event(session, "production_run.reminder_digest", payload)
+        assert result is not None and again is not None
+        assert (result.status, again.status) == ("queued", "deduplicated")
+        message = result.message
+        assert message.template_name == "atelier_partner_digest_v1"
+        assert message.context_type == "partner"
+        assert message.context_id == f"{partner.id}:digest:2026-11-02"
+        assert message.variables["run_count"] == "2"
+        assert message.variables["run_list"] == (
+            f"Ikat Scarf ({first.id}, 2 day(s)); Linen Shirt ({second.id}, 5 day(s))"
+        )
+        deliver(db, settings)
+        digest = [
+            r for r in graph.sent() if r.body["template"]["name"] == "atelier_partner_digest_v1"
+        ]
+        assert len(digest) == 1

@@ -23,6 +23,9 @@ class MessageOut(OutputSchema):
     variables: dict[str, Any]
     body: str | None
     image_url: str | None
+    # Quick-reply payloads, the ordered template values, the email subject, and where the
+    # language and the recipient came from (``language_source``, ``recipient_source``).
+    options: dict[str, Any]
     context_type: str | None
     context_id: str | None
     dedup_key: str | None

@@ -12,6 +12,7 @@ webhook (confirmations and answers), and the flows engine's send step.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Mapping
@@ -198,12 +199,17 @@ def choose_image(
 # --- the send operation -------------------------------------------------------------------------
 
 
-def _dedup_key(context_type: str, context_id: str, template_name: str | None) -> str:
-    # Reminders dedup per run and business day whatever their kind; other messages per template,
-    # so "sent" and "cancelled" ten minutes apart both reach the partner.
+def _dedup_key(context_type: str, context_id: str, what: str, audience: str) -> str:
+    """The dedup scope: the context, the message and who it is for.
+
+    Reminders dedup per run, business day and partner whatever their kind; other messages per
+    template (``what``; a free-form text by its content), so "sent" and "cancelled" ten minutes
+    apart both reach the partner. The audience
+    (partner, else recipient) keeps a run reassigned to another partner from being silenced.
+    """
     if catalog.REMINDER_MARKER in context_id:
-        return f"{context_type}:{context_id}"
-    return f"{context_type}:{context_id}:{template_name or 'text'}"
+        return f"{context_type}:{context_id}:{audience}"
+    return f"{context_type}:{context_id}:{what}:{audience}"
 
 
 def _dedup_expiry(settings: Settings, context_id: str, now: datetime) -> datetime:
@@ -233,6 +239,7 @@ def send_partner_message(
     context_type: str | None = None,
     context_id: str | None = None,
     text: str | None = None,
+    image_url: str | None = None,
     to: str | None = None,
     platform_id: str | None = None,
     payload: Mapping[str, Any] | None = None,
@@ -243,7 +250,8 @@ def send_partner_message(
 
     ``partner_id`` names the partner (recipient and language come from it); ``to`` sends to a
     WhatsApp number instead (a reply to whoever wrote in), through ``platform_id`` when given
-    (the number the message came in on). ``variables`` override the values
+    (the number the message came in on). ``image_url`` with ``text`` sends a free-form image
+    with that caption. ``variables`` override the values
     computed from the run. ``context_type``/``context_id`` scope the dedup (default: the run).
     Writes exactly one Message row and returns it with the decision; never calls a provider.
     """
@@ -290,7 +298,8 @@ def send_partner_message(
         available=available,
     )
 
-    image_url: str | None = None
+    if spec is not None:
+        image_url = None  # a template's image is its header, chosen below
     if spec is not None and spec.image_header:
         image_url, skipped = choose_image(session, settings, run)
         if skipped:
@@ -359,16 +368,6 @@ def send_partner_message(
             session, message, MessageStatus.SKIPPED_NO_RECIPIENT, "no_recipient", log_extra
         )
 
-    if ctx_id and settings.message_dedup_minutes > 0:
-        key = _dedup_key(ctx_type, ctx_id, message.template_name)
-        message.dedup_key = key
-        if not repository.claim_dedup(
-            session, key, message.id, now, _dedup_expiry(settings, ctx_id, now)
-        ):
-            owner = repository.dedup_owner(session, key)
-            message.error = f"duplicate of {owner}" if owner else "duplicate"
-            return _finish(session, message, MessageStatus.DEDUPLICATED, "deduplicated", log_extra)
-
     if spec is None and channel == MessageChannel.WHATSAPP:
         last = repository.last_inbound_at(session, recipient.address)
         if last is None or now - last > WINDOW:
@@ -378,6 +377,18 @@ def send_partner_message(
             )
             message.failed_at = now
             return _finish(session, message, MessageStatus.FAILED, message.error_code, log_extra)
+
+    if ctx_id and settings.message_dedup_minutes > 0:
+        audience = partner.id if partner else recipient.address
+        what = message.template_name or "text:" + hashlib.sha256(body.encode()).hexdigest()[:16]
+        key = _dedup_key(ctx_type, ctx_id, what, audience)
+        message.dedup_key = key
+        if not repository.claim_dedup(
+            session, key, message.id, now, _dedup_expiry(settings, ctx_id, now)
+        ):
+            owner = repository.dedup_owner(session, key)
+            message.error = f"duplicate of {owner}" if owner else "duplicate"
+            return _finish(session, message, MessageStatus.DEDUPLICATED, "deduplicated", log_extra)
 
     session.add(message)
     session.flush()
