@@ -1,4 +1,4 @@
-"""The ``atelier`` command: serve, worker, migrate, demo, admin, whatsapp-templates."""
+"""The ``atelier`` command: serve, worker, migrate, demo, admin, flows, whatsapp-templates."""
 
 from __future__ import annotations
 
