@@ -133,3 +133,23 @@ def test_pages_fit_a_phone(admin_page: Page, world: dict[str, Any]) -> None:
     for url in ("/app/runs", f"/app/runs/{world['run']['id']}"):
         page.goto(url)
         assert no_horizontal_scroll(page), url
+
+
+def test_add_partner_rows_with_htmx(
+    admin_page: Page, live_server: LiveServer, world: dict[str, Any]
+) -> None:
+    api: Any = live_server.api
+    run = runs.create_run(api, design_id=world["design"]["id"], quantity=9)
+    page = admin_page
+    page.goto(f"/app/runs/{run['id']}")
+    page.locator("#action-approve summary").click()
+    page.get_by_role("button", name="Add a partner").click()
+    expect(page.locator("#a2-partner")).to_be_visible()
+    page.get_by_role("button", name="Add a partner").click()
+    expect(page.locator("#a3-partner")).to_be_visible()
+    expect(page.locator("#assignments fieldset")).to_have_count(4)
+    for i, partner in enumerate(["Kiran Cutters", "Meera Tailoring", "Kiran Cutters"]):
+        page.locator(f"#a{i + 1}-partner").select_option(label=partner)
+        page.locator(f"#a{i + 1}-quantity").fill("3")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("status")).to_contain_text("split into 3 runs")

@@ -66,6 +66,7 @@ def show_run(
     context = run_page(session, run_id)
     context["forms"] = {name: None for name in FORMS}
     context["rejection_reasons"] = [r.value for r in RejectionReason]
+    context["max_assignment_rows"] = MAX_ASSIGNMENT_ROWS
     status_code = 200
     if state is not None:
         context["forms"][state.form] = state
@@ -111,6 +112,9 @@ def assignment_row(
     templates, _ = tasks.list_templates(session, limit=500)
     context = {
         "index": index,
+        "run_id": run_id,
+        "oob": True,
+        "max_rows": MAX_ASSIGNMENT_ROWS,
         "row": {},
         "partners": sorted(
             (p for p in partner_rows if p.status != "inactive"), key=lambda p: p.name.lower()
