@@ -60,7 +60,8 @@ def key_values(value: str | None) -> dict[str, str]:
 
 
 def key_value_text(data: object) -> str:
-    """The inverse of :func:`key_values` for showing a stored dict in a textarea."""
+    """The inverse of :func:`key_values` for showing a stored dict in a textarea, by name (the
+    stored order is not kept by PostgreSQL's JSONB, so the page does not pretend it is)."""
     if not isinstance(data, dict):
         return ""
-    return "\n".join(f"{k}: {v}" for k, v in data.items())
+    return "\n".join(f"{k}: {v}" for k, v in sorted(data.items()))
