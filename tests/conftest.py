@@ -157,3 +157,13 @@ def assert_problem(response: Any, status: int, code: str | None = None) -> dict[
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres_only`` are skipped on SQLite."""
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set ATELIER_TEST_DATABASE_URL)")
+    for item in items:
+        if item.get_closest_marker("postgres_only"):
+            item.add_marker(skip)
