@@ -10,16 +10,42 @@ import pytest
 
 from tests.served.support import PG_URL, Launcher, drop_pg_database, fresh_database_url
 
+_failed = pytest.StashKey[bool]()
+
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
     report = yield
-    if report.when == "call":
-        item.stash[_failed] = report.failed
+    if report.when == "call" and report.failed:
+        item.stash[_failed] = True
+        # A module-scoped launcher reports at the end of the module.
+        item.session.stash[_failed] = True
     return report
 
 
-_failed = pytest.StashKey[bool]()
+class Launchers:
+    """Creates launchers on fresh databases; ``close`` stops their processes and drops them."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.made: list[Launcher] = []
+
+    def __call__(self, suffix: str, **env: str) -> Launcher:
+        url = fresh_database_url(self.tmp_path, suffix)
+        workdir = self.tmp_path / suffix
+        workdir.mkdir()
+        launcher = Launcher(workdir, url, **env)
+        self.made.append(launcher)
+        return launcher
+
+    def close(self, *, failed: bool) -> None:
+        for launcher in self.made:
+            launcher.close()
+            if failed:
+                # Shown under "Captured stdout teardown" of the failing test.
+                print(launcher.report())
+            if PG_URL:
+                drop_pg_database(launcher.database_url)
 
 
 @pytest.fixture
@@ -27,21 +53,16 @@ def make_launcher(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Launcher]]:
     """``make_launcher(suffix, **env)``: a launcher on a fresh, empty database."""
-    made: list[Launcher] = []
+    launchers = Launchers(tmp_path)
+    yield launchers
+    launchers.close(failed=request.node.stash.get(_failed, False))
 
-    def _make(suffix: str, **env: str) -> Launcher:
-        url = fresh_database_url(tmp_path, suffix)
-        workdir = tmp_path / suffix
-        workdir.mkdir()
-        launcher = Launcher(workdir, url, **env)
-        made.append(launcher)
-        return launcher
 
-    yield _make
-    for launcher in made:
-        launcher.close()
-        if request.node.stash.get(_failed, False):
-            # Shown under "Captured stdout teardown" of the failing test.
-            print(launcher.report())
-        if PG_URL:
-            drop_pg_database(launcher.database_url)
+@pytest.fixture(scope="module")
+def module_launcher(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Launcher]]:
+    """Like ``make_launcher``, shared by the tests of one module."""
+    launchers = Launchers(tmp_path_factory.mktemp("served"))
+    yield launchers
+    launchers.close(failed=request.session.stash.get(_failed, False))

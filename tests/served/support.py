@@ -50,6 +50,30 @@ _ERROR_LINE = re.compile(r"^(?:\S+ \S+ (?:ERROR|CRITICAL) |(?:ERROR|CRITICAL):)"
 _ACCESS_5XX = re.compile(r'"[A-Z]+ \S+ HTTP/[0-9.]+" 5\d\d\b')
 
 
+# A new log record: our formatter's timestamp, or uvicorn's "LEVEL:" prefix.
+_RECORD_START = re.compile(r"^(?:\d{4}-\d\d-\d\d \d\d:|[A-Z]+: )")
+
+
+def find_problems(text: str, *, tolerate: str | None = None) -> list[str]:
+    """Tracebacks, ERROR/CRITICAL lines and 5xx answers in a process's output."""
+    lines = text.splitlines()
+    if tolerate is not None:
+        records: list[list[str]] = []
+        for line in lines:
+            if not records or _RECORD_START.match(line):
+                records.append([])
+            records[-1].append(line)
+        pattern = re.compile(tolerate)
+        lines = [x for r in records if not pattern.search("\n".join(r)) for x in r]
+    found: list[str] = []
+    for index, line in enumerate(lines):
+        if TRACEBACK in line:
+            found.append("\n".join(lines[max(0, index - 2) : index + 25]))
+        elif _ERROR_LINE.match(line) or _ACCESS_5XX.search(line):
+            found.append(line)
+    return found
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -168,16 +192,12 @@ class Proc:
                 parts.append(path.read_text(errors="replace"))
         return "".join(parts)
 
-    def problems(self, *, last_only: bool = False) -> list[str]:
-        """Tracebacks, ERROR/CRITICAL lines and 5xx answers in this process's output."""
-        found: list[str] = []
-        lines = self.output(last_only=last_only).splitlines()
-        for index, line in enumerate(lines):
-            if TRACEBACK in line:
-                found.append("\n".join(lines[max(0, index - 2) : index + 25]))
-            elif _ERROR_LINE.match(line) or _ACCESS_5XX.search(line):
-                found.append(line)
-        return found
+    def problems(self, *, last_only: bool = False, tolerate: str | None = None) -> list[str]:
+        """Tracebacks, ERROR/CRITICAL lines and 5xx answers in this process's output.
+
+        ``tolerate``: a regex; log records (a line and its traceback) matching it are ignored.
+        """
+        return find_problems(self.output(last_only=last_only), tolerate=tolerate)
 
     def wait_healthy(self, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout

@@ -41,3 +41,17 @@ def test_each_kind_of_problem_is_found(tmp_path: Path) -> None:
         found = _proc(tmp_path, CLEAN + line + CLEAN).problems()
         assert len(found) == 1, (kind, found)
         assert line.splitlines()[0] in found[0], kind
+
+
+def test_tolerated_records_are_skipped_whole(tmp_path: Path) -> None:
+    early = (
+        "2026-11-29 23:56:42,521 ERROR atelier.platform.scheduler: scheduler tick failed\n"
+        "Traceback (most recent call last):\n"
+        '  File "scheduler.py", line 200, in run_forever\n'
+        'psycopg.errors.UndefinedTable: relation "scheduled_slots" does not exist\n'
+    )
+    late = "2026-11-29 23:57:00,000 ERROR atelier.platform.dispatcher: round failed\n"
+    proc = _proc(tmp_path, CLEAN + early + CLEAN + late)
+    pattern = r"psycopg\.errors\.UndefinedTable"
+    assert proc.problems(tolerate=pattern) == [late.strip()]
+    assert len(proc.problems()) == 3
