@@ -279,8 +279,11 @@ def _fuzz(target: Target, role: str, operation: Any, session: requests.Session) 
         @settings(options, max_examples=WEBHOOK_EXAMPLES)
         @given(document=_VALID_ORDER[operation.path] | _ORDER_LIKE)
         def signed(document: Any) -> None:
-            status = _send_webhook(session, base_url, operation.path, document)
-            if status >= 500:
+            try:
+                status: int | str = _send_webhook(session, base_url, operation.path, document)
+            except requests.ConnectionError as exc:
+                status = f"connection dropped ({exc})"
+            if not isinstance(status, int) or status >= 500:
                 failures.append(
                     f"POST {operation.path} signed {json.dumps(document)[:300]} → {status}"
                 )
@@ -298,7 +301,14 @@ def _fuzz(target: Target, role: str, operation: Any, session: requests.Session) 
             @options
             @given(case=strategy)
             def run(case: Any) -> None:
-                response = case.call(base_url=base_url, session=session, headers=auth, timeout=60)
+                try:
+                    response = case.call(
+                        base_url=base_url, session=session, headers=auth, timeout=60
+                    )
+                except requests.ConnectionError as exc:
+                    curl = case.as_curl_command(headers=auth)[:600]
+                    failures.append(f"connection dropped: {curl} ({exc})")
+                    return
                 if response.status_code >= 500:
                     failures.append(
                         f"{response.status_code} {case.as_curl_command(headers=auth)[:600]} "
@@ -333,5 +343,5 @@ def test_no_generated_request_answers_5xx(target: Target, role: str, loopback_on
         for operation in _operations(target):
             failures += _fuzz(target, role, operation, session)
     assert target.api.alive
-    assert failures == []
+    assert failures == [], "\n".join(failures)
     assert target.api.problems() == []
