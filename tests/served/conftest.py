@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.served.support import PG_URL, Launcher, drop_pg_database, fresh_database_url
+from tests.served.support import Launcher, fresh_database_url
 
 _failed = pytest.StashKey[bool]()
 
@@ -24,7 +24,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 
 
 class Launchers:
-    """Creates launchers on fresh databases; ``close`` stops their processes and drops them."""
+    """Creates launchers on fresh databases; ``close`` stops their processes."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
@@ -44,8 +44,6 @@ class Launchers:
             if failed:
                 # Shown under "Captured stdout teardown" of the failing test.
                 print(launcher.report())
-            if PG_URL:
-                drop_pg_database(launcher.database_url)
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@
 (``sys.executable -m atelier.cli``, with this checkout's ``src`` first on ``PYTHONPATH``) against
 one database, with the production settings (``ATELIER_ENV=production``, INFO logging, the text
 formatter), each writing stdout and stderr to its own log file. The database is a fresh SQLite
-file, or — when ``ATELIER_TEST_DATABASE_URL`` is set — a fresh PostgreSQL database named after
-that URL's database plus a suffix (``<db>_served_<suffix>``), so the served suite never touches
-the in-process suite's tables.
+file, or — when ``ATELIER_TEST_DATABASE_URL`` is set — a PostgreSQL database named after
+that URL's database plus a suffix (``<db>_served_<suffix>``, emptied before each test and left
+behind after it), so the served suite never touches the in-process suite's tables.
 """
 
 from __future__ import annotations
@@ -93,7 +93,11 @@ def _pg_admin_url(url: str) -> str:
 
 
 def create_pg_database(suffix: str) -> str:
-    """A fresh, empty PostgreSQL database ``<test db>_served_<suffix>``; returns its URL."""
+    """An empty PostgreSQL database ``<test db>_served_<suffix>``; returns its URL.
+
+    Created once, then emptied (its ``public`` schema dropped and recreated) for every test:
+    much faster than DROP/CREATE DATABASE, which wait for a checkpoint on a busy server.
+    """
     import psycopg
 
     assert PG_URL, "ATELIER_TEST_DATABASE_URL is not set"
@@ -101,17 +105,15 @@ def create_pg_database(suffix: str) -> str:
     name = f"{base.database}_served_{suffix}"
     assert re.fullmatch(r"[a-z0-9_]+", name), name
     with psycopg.connect(_pg_admin_url(PG_URL), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_pg_database(url: str) -> None:
-    import psycopg
-
-    name = make_url(url).database
-    with psycopg.connect(_pg_admin_url(url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name)
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    return url.render_as_string(hide_password=False)
 
 
 def fresh_database_url(tmp_path: Path, suffix: str) -> str:
