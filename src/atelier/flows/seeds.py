@@ -143,6 +143,6 @@ def seed_flows(session: Session, settings: Settings) -> SeedReport:
         report.created.append(name)
     log.info(
         "flows seeded",
-        extra={"created": report.created, "existing": len(report.existing)},
+        extra={"flows_created": report.created, "flows_existing": len(report.existing)},
     )
     return report
