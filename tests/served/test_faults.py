@@ -3,7 +3,8 @@ half applied, stock equals its ledger, and every event reaches every subscriber 
 
 1. The API server (embedded worker + scheduler) is killed during a burst of writes: orders,
    run completions that move stock, notes.
-2. A separate ``atelier worker`` is killed while it delivers a backlog of ``order.placed`` events.
+2. A separate ``atelier worker`` is killed while it delivers a backlog of ``order.placed``
+   events.
 
 Both run on SQLite and on PostgreSQL. Counts are bounded (about 100 writes); waits are bounded
 by the outbox lease (60 s: events a killed process had claimed are taken over when it expires).
@@ -177,9 +178,9 @@ def test_worker_killed_mid_delivery_delivers_every_event_once(
         token = admin_token(anon)
     with client(api, token) as admin:
         shop = scenario.build_catalog(admin, partners=1)
-        # A backlog for the worker: 80 orders of 3 lines each (240 runs to create).
+        # A backlog for the worker: 50 orders of 3 lines each (150 runs to create).
         jobs = []
-        for n in range(80):
+        for n in range(50):
             body = {
                 "external_id": f"backlog-{n}",
                 "items": [
@@ -193,7 +194,7 @@ def test_worker_killed_mid_delivery_delivers_every_event_once(
     placed = (
         "SELECT count(*) FROM outbox_events WHERE name = 'order.placed' AND delivered_at IS NULL"
     )
-    assert invariants.scalar(launcher.database_url, placed) == 80
+    assert invariants.scalar(launcher.database_url, placed) == 50
 
     worker = launcher.worker("worker").start()
     deliveries = "SELECT count(*) FROM outbox_deliveries"
@@ -205,13 +206,13 @@ def test_worker_killed_mid_delivery_delivers_every_event_once(
     )
     worker.kill()
     left = invariants.scalar(launcher.database_url, placed)
-    assert 0 < left < 80, f"the kill must land inside the delivery ({left} of 80 left)"
+    assert 0 < left < 50, f"the kill must land inside the delivery ({left} of 50 left)"
 
     worker.start()
     invariants.wait_delivered(launcher.database_url, timeout=DELIVERY_TIMEOUT)
     assert _orphan_lines(launcher.database_url) == []
     runs = invariants.scalar(launcher.database_url, "SELECT count(*) FROM production_runs")
-    assert runs == 240
+    assert runs == 150
     assert invariants.all_violations(launcher.database_url) == []
     assert launcher.problems() == []
 
