@@ -119,3 +119,37 @@ def test_create_and_edit_forms(admin_page: Page, live_server: LiveServer) -> Non
     page.get_by_label("Name", exact=True).fill("Zari border v2")
     page.get_by_role("button", name="Create template").click()
     expect(page.get_by_role("status")).to_have_text("Template created.")
+
+
+def test_flows_activate_run_now_open_execution(admin_page: Page, live_server: LiveServer) -> None:
+    api: Any = live_server.api
+    response = api.post(
+        "/admin/flows",
+        json={
+            "name": "Weekday digest",
+            "trigger_type": "schedule",
+            "trigger_config": {"cron": "0 10 * * 1-5"},
+            "steps": [
+                {"key": "count", "operation": "transform", "options": {"values": {"n": "3"}}},
+                {"key": "say", "operation": "log", "options": {"message": "n={{ steps.count.n }}"}},
+            ],
+        },
+    )
+    assert response.status_code == 201, response.text
+    page = admin_page
+    page.get_by_role("link", name="Flows", exact=True).click()
+    row = page.locator("#flows-table tr", has_text="Weekday digest")
+    expect(row).to_contain_text("0 10 * * 1-5")
+    row.get_by_role("button", name="Activate Weekday digest").click()
+    expect(page.get_by_role("status")).to_have_text("Weekday digest is active.")
+    screenshot(page, "admin-flow")
+    page.get_by_role("button", name="Run now Weekday digest").click()
+    expect(page.get_by_role("status")).to_have_text("Run succeeded.")
+    expect(page.locator("#steps")).to_contain_text('"message": "n=3"')
+    screenshot(page, "admin-flow-execution")
+    page.get_by_role("link", name="Weekday digest").first.click()
+    page.get_by_label("Triggered by (prefix)").fill("manual:")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#executions-table tbody tr")).to_have_count(1)
+    page.goto("/app/flows")
+    screenshot(page, "admin-flows")

@@ -21,6 +21,7 @@ ADMIN_NAV: list[tuple[str, str, str]] = [
     ("designs", "/app/designs", "Designs"),
     ("partners", "/app/partners", "Partners"),
     ("templates", "/app/task-templates", "Task templates"),
+    ("flows", "/app/flows", "Flows"),
     ("messages", "/app/messages", "Messages"),
     ("feed", "/app/feed", "Feed"),
 ]

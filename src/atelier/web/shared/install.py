@@ -35,6 +35,7 @@ WEB_ROUTER_MODULES: list[str] = [
     "atelier.web.admin.endpoints_templates",
     "atelier.web.admin.endpoints_messages",
     "atelier.web.admin.endpoints_feed",
+    "atelier.web.admin.endpoints_flows",
     "atelier.web.portal.endpoints_session",
     "atelier.web.portal.endpoints_upload",
     "atelier.web.portal.endpoints_runs",
