@@ -274,7 +274,7 @@ def _fuzz(target: Target, role: str, operation: Any, session: requests.Session) 
         phases=[Phase.explicit, Phase.generate],
     )
 
-    if own and operation.path.startswith("/webhooks/"):
+    if own and operation.path in _VALID_ORDER:
 
         @settings(options, max_examples=WEBHOOK_EXAMPLES)
         @given(document=_VALID_ORDER[operation.path] | _ORDER_LIKE)
@@ -331,6 +331,7 @@ def _fuzz(target: Target, role: str, operation: Any, session: requests.Session) 
             "admin",
             marks=pytest.mark.xfail(
                 strict=True,
+                raises=AssertionError,
                 reason="issue 8: a signed webhook order logs the reserved LogRecord key "
                 "'created' (500), fix pending",
             ),

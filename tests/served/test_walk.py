@@ -20,6 +20,7 @@ PARTNER_RUNS = "/partners/production-runs"
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="issue 8: the order webhook logs the reserved LogRecord key 'created', fix pending",
 )
 def test_order_webhook_to_completed_parent(make_launcher: Callable[..., Launcher]) -> None:
