@@ -274,22 +274,6 @@ def _fuzz(target: Target, role: str, operation: Any, session: requests.Session) 
         phases=[Phase.explicit, Phase.generate],
     )
 
-    if own and operation.path in _VALID_ORDER:
-
-        @settings(options, max_examples=WEBHOOK_EXAMPLES)
-        @given(document=_VALID_ORDER[operation.path] | _ORDER_LIKE)
-        def signed(document: Any) -> None:
-            try:
-                status: int | str = _send_webhook(session, base_url, operation.path, document)
-            except requests.ConnectionError as exc:
-                status = f"connection dropped ({exc})"
-            if not isinstance(status, int) or status >= 500:
-                failures.append(
-                    f"POST {operation.path} signed {json.dumps(document)[:300]} → {status}"
-                )
-
-        signed()
-
     names = {p.name for p in operation.path_parameters}
     real = {k: v for k, v in target.ids[role].items() if k in names}
     for mode in GenerationMode:
@@ -323,26 +307,52 @@ def _fuzz(target: Target, role: str, operation: Any, session: requests.Session) 
     return failures
 
 
-@pytest.mark.parametrize(
-    "role",
-    [
-        "partner",
-        pytest.param(
-            "admin",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="issue 8: a signed webhook order logs the reserved LogRecord key "
-                "'created' (500), fix pending",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("role", ["partner", "admin"])
 def test_no_generated_request_answers_5xx(target: Target, role: str, loopback_only: None) -> None:
     failures: list[str] = []
     with requests.Session() as session:
         for operation in _operations(target):
             failures += _fuzz(target, role, operation, session)
+    assert target.api.alive
+    assert failures == [], "\n".join(failures)
+    assert target.api.problems() == []
+
+
+# Last in the module: while the fix is pending its failures leave tracebacks in the log.
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 8: a signed webhook order logs the reserved LogRecord key 'created' (500), "
+    "fix pending",
+)
+def test_signed_order_webhooks_never_answer_5xx(target: Target, loopback_only: None) -> None:
+    """The order webhooks with valid signatures over order-shaped JSON, valid or not."""
+    failures: list[str] = []
+    paths = {op.path for op in _operations(target)}
+    assert set(_VALID_ORDER) <= paths
+    documents = st.sampled_from(sorted(_VALID_ORDER)).flatmap(
+        lambda path: st.tuples(st.just(path), _VALID_ORDER[path] | _ORDER_LIKE)
+    )
+    with requests.Session() as session:
+
+        @settings(
+            max_examples=WEBHOOK_EXAMPLES * len(_VALID_ORDER),
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+        )
+        @given(sent=documents)
+        def signed(sent: tuple[str, Any]) -> None:
+            path, document = sent
+            try:
+                status: int | str = _send_webhook(session, target.api.base_url, path, document)
+            except requests.ConnectionError as exc:
+                status = f"connection dropped ({exc})"
+            if not isinstance(status, int) or status >= 500:
+                failures.append(f"POST {path} signed {json.dumps(document)[:300]} → {status}")
+
+        signed()
     assert target.api.alive
     assert failures == [], "\n".join(failures)
     assert target.api.problems() == []
