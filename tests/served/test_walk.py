@@ -18,12 +18,20 @@ RUNS = "/admin/production-runs"
 PARTNER_RUNS = "/partners/production-runs"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 8: the order webhook logs the reserved LogRecord key 'created', fix pending",
+WEBHOOK = pytest.param(
+    "webhook",
+    marks=pytest.mark.xfail(
+        strict=True,
+        raises=AssertionError,
+        reason="issue 8: the order webhook logs the reserved LogRecord key 'created', fix pending",
+    ),
 )
-def test_order_webhook_to_completed_parent(make_launcher: Callable[..., Launcher]) -> None:
+
+
+# "admin_api" places the same order through POST /admin/orders, so the rest of the walk gates
+# main while the webhook's logging fix is pending.
+@pytest.mark.parametrize("entry", [WEBHOOK, "admin_api"])
+def test_order_to_completed_parent(make_launcher: Callable[..., Launcher], entry: str) -> None:
     launcher = make_launcher("walk")
     api = launcher.serve("api").start()
     api.wait_healthy()
@@ -42,8 +50,14 @@ def test_order_webhook_to_completed_parent(make_launcher: Callable[..., Launcher
             ],
         }
         raw, headers = signed_order(order_body)
-        order = ok(admin.post("/webhooks/orders", content=raw, headers=headers), 201)["order"]
-        again = ok(admin.post("/webhooks/orders", content=raw, headers=headers), 200)["order"]
+
+        def place() -> httpx.Response:
+            if entry == "webhook":
+                return admin.post("/webhooks/orders", content=raw, headers=headers)
+            return admin.post("/admin/orders", json=order_body)
+
+        order = ok(place(), 201)["order"]
+        again = ok(place(), 200)["order"]
         assert again["id"] == order["id"]
 
         # 2. The embedded worker delivers order.placed: one pending run for the line.
@@ -163,7 +177,7 @@ def test_order_webhook_to_completed_parent(make_launcher: Callable[..., Launcher
         assert invariants.all_violations(launcher.database_url) == []
 
         # A replayed delivery after all this creates nothing new.
-        ok(admin.post("/webhooks/orders", content=raw, headers=headers), 200)
+        ok(place(), 200)
         invariants.wait_delivered(launcher.database_url, timeout=60)
         assert len(order_runs()) == 1
 
