@@ -65,7 +65,11 @@ JOB_MODULES: list[str] = [
 ]
 
 # Modules that register flow operations (``@operation``) when imported.
-OPERATION_MODULES: list[str] = ["atelier.flows.operations", "atelier.reminders.operations"]
+OPERATION_MODULES: list[str] = [
+    "atelier.flows.operations",
+    "atelier.flows.operations_notify",
+    "atelier.reminders.operations",
+]
 
 
 def load_subscribers() -> None:
@@ -105,6 +109,11 @@ def create_app(
 
         with db.session() as session:
             ensure_bootstrap_admin(session, settings)
+        if settings.seed_flows:
+            from atelier.flows.seeds import seed_flows
+
+            with db.session() as session:
+                seed_flows(session, settings)
         background = None
         if run_background:
             from atelier.platform.worker import EmbeddedWorker

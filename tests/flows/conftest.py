@@ -1,4 +1,5 @@
-"""Flow tests walk the clock over days and weeks: admin tokens must outlive that."""
+"""Flow engine tests build their own flows (no seeded ones) and walk the clock over days:
+admin tokens must outlive that."""
 
 from __future__ import annotations
 
@@ -11,4 +12,4 @@ from atelier.platform.settings import Settings
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"token_ttl": timedelta(days=400)})
+    return settings.model_copy(update={"token_ttl": timedelta(days=400), "seed_flows": False})

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from atelier.flows.seeds import DISPATCHER_NAME
 from atelier.notifications import service
 from atelier.notifications.catalog import EVENT_TEMPLATES, TEMPLATES
 from atelier.platform.clock import FrozenClock
@@ -248,13 +249,18 @@ class TestOtherEvents:
         assert [m["template_name"] for m in messages(admin, production_run_id=run.id)] == [
             "atelier_run_assigned_text_v1"
         ]
-        skips = [
-            r
-            for r in caplog.records
-            if getattr(r, "reason", None) == "no_template_for_event"
-            and getattr(r, "event_name", None) == "production_run.accepted"
-        ]
-        assert len(skips) == 1
+        # The partner dispatcher flow ran for the event and stopped at its template check.
+        flow = admin.get("/admin/flows", params={"name": DISPATCHER_NAME}).json()["flows"][0]
+        executions = admin.get(
+            f"/admin/flows/{flow['id']}/executions",
+            params={"triggered_by": "event:production_run.accepted"},
+        ).json()["executions"]
+        assert [e["status"] for e in executions] == ["skipped"]
+        steps = {s["key"]: s for s in executions[0]["steps"]}
+        assert steps["resolve_template"]["output"]["reason"] == "no_template_for_event"
+        assert steps["has_template"]["output"]["reason"] == "no_template_for_event"
+        assert steps["send_whatsapp"]["status"] == "skipped"
+        del caplog
 
     def test_partner_without_any_contact_is_skipped_no_recipient(
         self, admin: TestClient, client: TestClient, drain: Callable[[], int], db: Database

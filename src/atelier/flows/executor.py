@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from atelier.flows.models import (
@@ -118,6 +118,7 @@ def execute(
     triggered_by: str,
     trigger_key: str | None = None,
     input_data: Mapping[str, Any] | None = None,
+    event: Mapping[str, Any] | None = None,
 ) -> FlowExecution | None:
     """Run ``flow`` now; returns the execution, or ``None`` when ``trigger_key`` already ran."""
     input_data = dict(input_data or {})
@@ -135,6 +136,7 @@ def execute(
         triggered_by=triggered_by,
         now=clock.now(),
         input=input_data,
+        event=dict(event or {}),
     )
     final = ExecutionStatus.SUCCEEDED
     steps = list(flow.steps or [])
@@ -203,6 +205,9 @@ def _run_step(
         savepoint.commit()
         value = {**stop.output, "stopped": True, "reason": stop.reason}
         return StepStatus.SUCCEEDED, {**value, "_stop": True, "_value": value}, None, _rec(ctx)
+    except (OperationalError, InterfaceError):
+        # The database itself failed: let the trigger's transaction (and its retry) handle it.
+        raise
     except Exception as exc:
         if savepoint.is_active:
             savepoint.rollback()

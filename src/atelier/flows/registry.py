@@ -50,14 +50,18 @@ class StepContext:
     triggered_by: str
     now: datetime
     input: Mapping[str, Any]
+    # ``{id, name}`` of the triggering event (empty for schedule and manual runs).
+    event: Mapping[str, Any] = field(default_factory=dict)
     steps: dict[str, Any] = field(default_factory=dict)
     # Resolved values a step wants recorded as its input (besides its options).
     recorded_input: dict[str, Any] = field(default_factory=dict)
 
     def scope(self, **extra: Any) -> dict[str, Any]:
-        """Names an expression can read: ``input``, ``steps``, ``flow``, ``now``, ``trigger``."""
+        """Names an expression can read: ``input``, ``event``, ``steps``, ``flow``, ``now``,
+        ``trigger``."""
         return {
             "input": self.input,
+            "event": self.event,
             "steps": self.steps,
             "flow": {"id": self.flow_id, "name": self.flow_name},
             "now": self.now,

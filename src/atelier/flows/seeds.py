@@ -12,12 +12,49 @@ from sqlalchemy.orm import Session
 
 from atelier.flows import repository, service
 from atelier.flows.schemas import FlowCreate
+from atelier.notifications.catalog import EVENT_TEMPLATES
 from atelier.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DISCOVERER_NAME = "Production Run Reminders — Daily Discoverer"
 DISCOVERER_KEY = "production_run_reminders"
+DISPATCHER_NAME = "Partner WhatsApp — Production Run (all events)"
+DISPATCHER_KEY = "partner_run_whatsapp"
+
+# The partner dispatcher: every production_run.* event → its template → one partner message.
+# The event → template table is the resolve_template step's options (seeded from the
+# notification catalogue): an operator edits a mapping, or sets the flow to draft to stop
+# partner messages, without a deploy.
+DISPATCHER: dict[str, Any] = {
+    "name": DISPATCHER_NAME,
+    "description": (
+        "Every production_run.* event: resolve its template (the event → template table is "
+        "this step's options), skip with no_template_for_event when unmapped, else queue one "
+        "partner message through the send operation (WhatsApp, email fallback, log provider "
+        "when no WhatsApp platform is configured; reminders dedup per run and business day)."
+    ),
+    "status": "active",
+    "trigger_type": "event",
+    "trigger_config": {"event_pattern": "production_run.*"},
+    "steps": [
+        {
+            "key": "resolve_template",
+            "operation": "resolve_template",
+            "options": {"mapping": dict(EVENT_TEMPLATES)},
+        },
+        {
+            "key": "has_template",
+            "operation": "condition",
+            "options": {
+                "expression": "steps.resolve_template.template is not none",
+                "on_false": "stop",
+                "reason": "no_template_for_event",
+            },
+        },
+        {"key": "send_whatsapp", "operation": "send_whatsapp", "options": {}},
+    ],
+}
 
 REMINDER_PAYLOAD = {
     "production_run_id": "item.production_run_id",
@@ -113,8 +150,8 @@ DISCOVERER: dict[str, Any] = {
     ],
 }
 
-# Flows seeded by key; domains above flows may add theirs (the partner dispatcher).
-SEEDS: dict[str, dict[str, Any]] = {DISCOVERER_KEY: DISCOVERER}
+# Flows seeded by key.
+SEEDS: dict[str, dict[str, Any]] = {DISPATCHER_KEY: DISPATCHER, DISCOVERER_KEY: DISCOVERER}
 
 
 @dataclass

@@ -235,6 +235,7 @@ def run_for_event(session: Session, event: Event, settings: Settings) -> list[Fl
             triggered_by=f"event:{event.name}",
             trigger_key=f"event:{event.id}",
             input_data=event.payload,
+            event={"id": event.id, "name": event.name},
         )
         if execution is not None:
             executions.append(execution)

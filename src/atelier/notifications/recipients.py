@@ -28,6 +28,12 @@ def resolve_recipient(partner: Partner) -> Recipient | None:
     for user in users:
         if user.phone:
             return Recipient(MessageChannel.WHATSAPP, user.phone, "user_phone")
+    return resolve_email_recipient(partner)
+
+
+def resolve_email_recipient(partner: Partner) -> Recipient | None:
+    """The partner's email, else the first active user's email (``partner.users`` loaded)."""
+    users = [user for user in partner.users if user.is_active]
     if partner.email:
         return Recipient(MessageChannel.EMAIL, partner.email, "partner_email")
     for user in users:

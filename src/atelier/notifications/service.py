@@ -17,7 +17,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -33,7 +33,11 @@ from atelier.notifications.models import (
     MessageStatus,
     WhatsAppPlatform,
 )
-from atelier.notifications.recipients import Recipient, resolve_recipient
+from atelier.notifications.recipients import (
+    Recipient,
+    resolve_email_recipient,
+    resolve_recipient,
+)
 from atelier.partners import service as partners_service
 from atelier.partners.models import Partner
 from atelier.platform import clock, outbox
@@ -245,13 +249,15 @@ def send_partner_message(
     payload: Mapping[str, Any] | None = None,
     event_id: str | None = None,
     settings: Settings | None = None,
+    email_only: bool = False,
 ) -> SendResult:
     """Queue one partner message (template ``template_name``, or free-form ``text``).
 
     ``partner_id`` names the partner (recipient and language come from it); ``to`` sends to a
     WhatsApp number instead (a reply to whoever wrote in), through ``platform_id`` when given
     (the number the message came in on). ``image_url`` with ``text`` sends a free-form image
-    with that caption. ``variables`` override the values
+    with that caption. ``email_only`` skips WhatsApp and uses the partner's email (the flows
+    ``send_email`` step). ``variables`` override the values
     computed from the run. ``context_type``/``context_id`` scope the dedup (default: the run).
     Writes exactly one Message row and returns it with the decision; never calls a provider.
     """
@@ -268,6 +274,8 @@ def send_partner_message(
     recipient: Recipient | None
     if to:
         recipient = Recipient(MessageChannel.WHATSAPP, to, "explicit")
+    elif email_only:
+        recipient = resolve_email_recipient(partner) if partner else None
     else:
         recipient = resolve_recipient(partner) if partner else None
 
@@ -443,11 +451,13 @@ def send_for_event(
     event_id: str | None = None,
     mapping: Mapping[str, str] | None = None,
     settings: Settings | None = None,
+    email_only: bool = False,
 ) -> SendResult | None:
     """Notify the partner about a ``production_run.*`` event through the catalogue mapping.
 
     None (and one log line, no Message) when the event has no template (``no_template_for_event``),
-    names no partner, or is a cancellation of a run the partner was never sent.
+    names no partner, or is a cancellation of a run the partner was never sent. A reminder's
+    ``reminder_day`` (the discoverer's business date) keys its dedup when the payload has one.
     """
     settings = settings or current()
     spec = catalog.template_for_event(event_name, mapping)
@@ -472,10 +482,10 @@ def send_for_event(
         )
         return None
     context_id: str | None = None
+    day = _reminder_day(payload) or clock.now().astimezone(settings.zone).date().isoformat()
     if catalog.is_reminder(event_name) and event_name != catalog.DIGEST_EVENT and run is not None:
-        context_id = reminder_context_id(run.id, settings)
+        context_id = f"{run.id}{catalog.REMINDER_MARKER}{day}"
     elif event_name == catalog.DIGEST_EVENT:
-        day = clock.now().astimezone(settings.zone).date().isoformat()
         context_id = f"{partner_id}:digest:{day}"
     return send_partner_message(
         session,
@@ -488,4 +498,16 @@ def send_for_event(
         payload=payload,
         event_id=event_id,
         settings=settings,
+        email_only=email_only,
     )
+
+
+def _reminder_day(payload: Mapping[str, Any]) -> str | None:
+    """The payload's ``reminder_day`` when it is an ISO date (``YYYY-MM-DD``)."""
+    value = payload.get("reminder_day")
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        return None

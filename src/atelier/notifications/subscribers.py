@@ -1,10 +1,9 @@
 """Outbox reactions of the notifications domain.
 
-``notifications.partner_messages``: every ``production_run.*`` event goes through the catalogue
-mapping (``catalog.EVENT_TEMPLATES``); a mapped event queues one partner message with
-``service.send_for_event`` in the subscriber's own transaction (the provider call happens later,
-in the delivery loop). The flows engine may replace this subscriber with a seeded flow that calls
-the same ``send_for_event``/``send_partner_message``; unregister it by this name then.
+Partner messages for ``production_run.*`` events are sent by the seeded flow "Partner WhatsApp
+— Production Run (all events)" (``flows.seeds``): its ``resolve_template`` step holds the event →
+template table (seeded from ``catalog.EVENT_TEMPLATES``) and its ``send_whatsapp`` step calls
+``service.send_for_event`` — one code path, editable and switchable without a deploy.
 
 ``notifications.feed_run_sent``: a run sent to a partner adds an admin feed entry.
 """
@@ -13,17 +12,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from atelier.notifications import feed, service
+from atelier.notifications import feed
 from atelier.platform.outbox import Event, subscriber
 
-PARTNER_MESSAGES = "notifications.partner_messages"
 FEED_RUN_SENT = "notifications.feed_run_sent"
-
-
-@subscriber("production_run.*", name=PARTNER_MESSAGES)
-def partner_messages(session: Session, event: Event) -> None:
-    """Notify the partner of a run event that has a template (idempotent through dedup)."""
-    service.send_for_event(session, event.name, event.payload, event_id=event.id)
 
 
 @subscriber("production_run.sent_to_partner", name=FEED_RUN_SENT)

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Kolkata"
     gate_timeout: timedelta = timedelta(days=23)
     flow_execution_retention_days: int = Field(default=90, ge=1, le=3650)
+    # Create the seeded flows (partner dispatcher, daily discoverer) at start when missing.
+    seed_flows: bool = True
 
     embedded_worker: bool = True
     demo_data: bool = False

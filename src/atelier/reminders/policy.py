@@ -217,4 +217,5 @@ def reminder_context_id(run_id: str, day: date) -> str:
 
 
 def digest_context_id(partner_id: str, day: date) -> str:
-    return f"{partner_id}:reminder_digest:{day.isoformat()}"
+    """The per-day dedup key of a partner digest (the send operation uses the same)."""
+    return f"{partner_id}:digest:{day.isoformat()}"
