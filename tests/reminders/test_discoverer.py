@@ -126,6 +126,30 @@ class TestSkips:
         assert held["id"] in items_by_run(run_discoverer(admin))
 
 
+class TestDependencies:
+    def test_a_run_waiting_on_an_unfinished_dependency_is_skipped(
+        self, admin: TestClient, client: TestClient, clock: FrozenClock, db: Database
+    ) -> None:
+        from sqlalchemy import update
+
+        from atelier.production.models import ProductionRun
+
+        shop = Shop(admin, client)
+        first, waiting = shop.sent(), shop.sent()
+        # Set directly: the API never dispatches a run whose dependencies are open, but the
+        # discoverer must not chase one that got there anyway (imported data, manual fixes).
+        with db.session() as session:
+            session.execute(
+                update(ProductionRun)
+                .where(ProductionRun.id == waiting["id"])
+                .values(depends_on_run_ids=[first["id"], "prod_run_gone"])
+            )
+        clock.advance(30 * HOUR)
+        out = run_discoverer(admin)
+        assert out["find"]["skipped_waiting_on_dependencies"] == 1
+        assert set(items_by_run(out)) == {first["id"]}
+
+
 class TestOncePerDay:
     def test_a_second_pass_the_same_day_sends_nothing(
         self, admin: TestClient, client: TestClient, clock: FrozenClock, db: Database
