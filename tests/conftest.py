@@ -22,6 +22,9 @@ from atelier.platform import outbox
 from atelier.platform.clock import FrozenClock, SystemClock
 from atelier.platform.db import Base, Database
 from atelier.platform.settings import Settings
+from tests import log_guard
+
+pytest_plugins = ["pytester"]
 
 PG_URL = os.environ.get("ATELIER_TEST_DATABASE_URL")
 # A Monday, 10:00 in Asia/Kolkata.
@@ -32,6 +35,25 @@ ADMIN_PASSWORD = "correct horse battery staple"
 
 def pytest_report_header() -> str:
     return f"atelier database: {'postgresql' if PG_URL else 'sqlite'}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _production_logging() -> None:
+    """INFO and the real formatters for the whole session (see ``tests/log_guard.py``)."""
+    log_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def _log_calls_must_not_fail(_production_logging: None) -> Iterator[None]:
+    """Fail the test when a log call it caused raised, even if the code swallowed the error."""
+    log_guard.ensure_installed()
+    seen = len(log_guard.FAILURES)
+    yield
+    failures = log_guard.FAILURES[seen:]
+    del log_guard.FAILURES[seen:]
+    log_guard.ensure_installed()
+    if failures:
+        pytest.fail("a log call failed:\n" + "\n".join(failures[:20]), pytrace=False)
 
 
 @pytest.fixture(scope="session")

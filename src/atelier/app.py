@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from atelier import __version__
 from atelier.platform.db import Database
 from atelier.platform.http import install_error_handlers
+from atelier.platform.logging import install_access_log_redaction
 from atelier.platform.middleware import BodySizeLimit
 from atelier.platform.settings import Settings, get_settings, use_settings
 
@@ -134,6 +135,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
+    # Deep-link tokens travel in query strings; uvicorn's access log prints the full URL.
+    install_access_log_redaction()
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimit,

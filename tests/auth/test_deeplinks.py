@@ -5,6 +5,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -158,7 +159,8 @@ class TestRedeem:
         text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in server)
         assert token not in text and body["token"] not in text
 
-    def test_access_log_lines_are_redacted(self) -> None:
+    def test_access_log_lines_are_redacted(self, app: FastAPI) -> None:
+        # ``create_app`` attaches the filter to uvicorn's loggers.
         record = logging.LogRecord(
             "uvicorn.access",
             logging.INFO,

@@ -7,7 +7,6 @@ exchanged at ``GET /partners/wa-auth`` for an ordinary partner session marked ``
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -27,33 +26,6 @@ WA_LINK_TOKEN_TYPE = "wa_link"
 REMINDER_MARKER = ":reminder:"
 _RUN_CLAIM = "rid"
 _LINK_TYPE_CLAIM = "lnk"
-
-
-_TOKEN_IN_URL = re.compile(r"(wa_token=)[^&\s\"']+")
-
-
-class RedactLinkTokens(logging.Filter):
-    """Blanks ``wa_token=...`` in log records (access logs print the full request URL)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "wa_token=" in record.msg:
-            record.msg = _TOKEN_IN_URL.sub(r"\1[redacted]", record.msg)
-        if isinstance(record.args, tuple) and any(
-            isinstance(a, str) and "wa_token=" in a for a in record.args
-        ):
-            record.args = tuple(
-                _TOKEN_IN_URL.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                for a in record.args
-            )
-        return True
-
-
-def install_log_redaction() -> None:
-    """Attach the redaction filter to the server's access log (idempotent)."""
-    for name in ("uvicorn.access", "uvicorn.error"):
-        target = logging.getLogger(name)
-        if not any(isinstance(f, RedactLinkTokens) for f in target.filters):
-            target.addFilter(RedactLinkTokens())
 
 
 def raw_run_id(value: str) -> str:

@@ -7,15 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from atelier.auth.deeplinks import install_log_redaction, redeem_wa_token
+from atelier.auth.deeplinks import redeem_wa_token
 from atelier.platform.deps import AppSettings, DbSession
 from atelier.platform.errors import DomainError, ErrorKind
 from atelier.platform.schemas import OutputSchema
 from atelier.web.shared.session import start_session
 
+# The link token travels in the query string; ``create_app`` keeps it out of the access log
+# (``platform.logging.install_access_log_redaction``).
 router = APIRouter(tags=["auth"])
-# The link token travels in the query string; keep it out of the server's access log.
-install_log_redaction()
 
 
 class WaAuthResponse(OutputSchema):

@@ -67,7 +67,7 @@ def _receive(
             "source": source,
             "order_id": result.order.id,
             "external_id": result.order.external_id,
-            "created": result.created,
+            "new_order": result.created,
         },
     )
     response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
