@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import jwt
@@ -49,6 +50,9 @@ class TokenClaims:
     expires_at: datetime
     token_type: str
     extra: dict[str, Any]
+    issued_at: datetime | None = None
+    # The user's ``token_version`` when the token was issued; a password change bumps it.
+    version: int = 0
 
 
 def issue_token(
@@ -60,6 +64,7 @@ def issue_token(
     partner_id: str | None = None,
     token_type: str = "access",
     extra: dict[str, Any] | None = None,
+    version: int | None = None,
 ) -> str:
     """A signed token for ``subject`` that expires after ``ttl``."""
     issued = clock.now()
@@ -72,13 +77,53 @@ def issue_token(
     }
     if partner_id:
         claims["pid"] = partner_id
+    if version:
+        claims["ver"] = version
     if extra:
         claims.update(extra)
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+# 9999-12-31T23:59:59Z: the last instant a ``datetime`` can hold.
+_MAX_TIMESTAMP = 253_402_300_799
+_MAX_SUBJECT = 255
+
+
+def _invalid() -> Unauthorized:
+    return Unauthorized("the token is invalid", code="invalid_token")
+
+
+def _timestamp(claims: dict[str, Any], name: str) -> datetime | None:
+    """A NumericDate claim as an aware datetime; ``None`` when absent; else ``Unauthorized``."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= _MAX_TIMESTAMP
+    ):
+        raise _invalid()
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _text(claims: dict[str, Any], name: str) -> str | None:
+    """A string claim (1 to 255 characters); ``None`` when absent; else ``Unauthorized``."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if not isinstance(value, str) or not 0 < len(value) <= _MAX_SUBJECT:
+        raise _invalid()
+    return value
+
+
 def decode_token(secret: str, token: str, *, token_type: str = "access") -> TokenClaims:
-    """Verify signature, expiry (against the injected clock) and type; else ``Unauthorized``."""
+    """Verify signature, expiry (against the injected clock) and type; else ``Unauthorized``.
+
+    Every claim the service reads is type-checked here, so a validly signed token with a
+    malformed claim (``"exp": "abc"``, ``"exp": 1e30``, ``"sub": 7``) is a 401, never a 500.
+    """
     try:
         claims = jwt.decode(
             token,
@@ -88,22 +133,44 @@ def decode_token(secret: str, token: str, *, token_type: str = "access") -> Toke
             options={
                 "verify_exp": False,
                 "verify_iat": False,
+                "verify_nbf": False,
                 "require": ["sub", "exp", "role", "typ"],
             },
         )
-    except jwt.PyJWTError as exc:
-        raise Unauthorized("the token is invalid", code="invalid_token") from exc
+    except (jwt.PyJWTError, ValueError, RecursionError) as exc:
+        # ValueError/RecursionError: a payload PyJWT's JSON parsing did not wrap (huge or deep).
+        raise _invalid() from exc
+    if not isinstance(claims, dict):
+        raise _invalid()
     if claims.get("typ") != token_type or claims.get("role") not in ("admin", "partner"):
-        raise Unauthorized("the token is invalid", code="invalid_token")
-    expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=clock.now().tzinfo)
-    if expires_at <= clock.now():
+        raise _invalid()
+    subject = _text(claims, "sub")
+    partner_id = _text(claims, "pid")
+    expires_at = _timestamp(claims, "exp")
+    issued_at = _timestamp(claims, "iat")
+    not_before = _timestamp(claims, "nbf")
+    version = claims.get("ver", 0)
+    if (
+        subject is None
+        or expires_at is None
+        or isinstance(version, bool)
+        or not isinstance(version, int)
+        or not 0 <= version < 2**31
+    ):
+        raise _invalid()
+    now = clock.now()
+    if expires_at <= now:
         raise Unauthorized("the token has expired", code="token_expired")
-    known = {"sub", "role", "typ", "iat", "exp", "pid"}
+    if not_before is not None and not_before > now:
+        raise _invalid()
+    known = {"sub", "role", "typ", "iat", "exp", "nbf", "pid", "ver"}
     return TokenClaims(
-        subject=str(claims["sub"]),
+        subject=subject,
         role=claims["role"],
-        partner_id=claims.get("pid"),
+        partner_id=partner_id,
         expires_at=expires_at,
-        token_type=str(claims["typ"]),
+        issued_at=issued_at,
+        version=version,
+        token_type=token_type,
         extra={k: v for k, v in claims.items() if k not in known},
     )
