@@ -13,7 +13,7 @@ from atelier import __version__
 from atelier.platform.db import Database
 from atelier.platform.http import install_error_handlers
 from atelier.platform.logging import install_access_log_redaction
-from atelier.platform.middleware import BodySizeLimit
+from atelier.platform.middleware import BodySizeLimit, JsonBodyCheck
 from atelier.platform.settings import Settings, get_settings, use_settings
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,8 @@ def create_app(
     # Deep-link tokens travel in query strings; uvicorn's access log prints the full URL.
     install_access_log_redaction()
     install_error_handlers(app)
+    # Added first, so it runs inside BodySizeLimit (which bounds what it buffers).
+    app.add_middleware(JsonBodyCheck)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.request_max_bytes,

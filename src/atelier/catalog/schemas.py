@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from atelier.catalog.models import DesignStatus
 from atelier.platform.schemas import (
+    BodyFloat,
     EntityId,
     InputSchema,
     JsonList,
@@ -37,7 +38,7 @@ Sku = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
     AfterValidator(no_nul),
 ]
-PlannedQuantity = Annotated[float, Field(gt=0, le=1_000_000_000, allow_inf_nan=False)]
+PlannedQuantity = Annotated[BodyFloat, Field(gt=0, le=1_000_000_000)]
 MediaFiles = Annotated[JsonList, Field(max_length=200)]
 DesignSort = Literal["created_at", "-created_at", "name", "-name", "updated_at", "-updated_at"]
 

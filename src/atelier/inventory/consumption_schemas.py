@@ -9,14 +9,21 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, field_serializer
 
 from atelier.inventory.models import ConsumptionType, QuantityBasis
-from atelier.platform.schemas import EntityId, InputSchema, LongText, OutputSchema
+from atelier.platform.schemas import (
+    BodyDecimal,
+    BodyFloat,
+    EntityId,
+    InputSchema,
+    LongText,
+    OutputSchema,
+)
 
 # Material quantities are floats (metres, kilograms); bounded so nothing overflows downstream.
-MaterialQuantity = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
+MaterialQuantity = Annotated[BodyFloat, Field(gt=0, le=1_000_000)]
 UnitOfMeasure = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)
 ]
-UnitCost = Annotated[Decimal, Field(ge=0, le=Decimal("99999999999999"), decimal_places=4)]
+UnitCost = Annotated[BodyDecimal, Field(ge=0, le=Decimal("99999999999999"), decimal_places=4)]
 
 
 class ConsumptionCreate(InputSchema):

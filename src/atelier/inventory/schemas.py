@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from atelier.platform.schemas import (
+    BodyFloat,
     EntityId,
     InputSchema,
     Metadata,
@@ -31,7 +32,7 @@ UnitOfMeasure = Annotated[
     AfterValidator(no_nul),
 ]
 # A counted level: never negative when set by hand (consumption may still drive it below zero).
-CountedQuantity = Annotated[float, Field(ge=0, le=_MAX, allow_inf_nan=False)]
+CountedQuantity = Annotated[BodyFloat, Field(ge=0, le=_MAX)]
 LocationKindName = Literal["warehouse", "partner", "finished_goods"]
 ReasonName = Literal["adjustment", "consumption", "production_output", "correction"]
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
-from atelier.platform.schemas import EntityId, InputSchema, OutputSchema, Url
+from atelier.platform.schemas import BodyBool, EntityId, InputSchema, OutputSchema, Url
 
 
 def _safe_url(value: str) -> str:
@@ -54,7 +54,7 @@ class UploadResult(OutputSchema):
 class AttachItem(InputSchema):
     url: MediaUrl | None = None
     id: EntityId | None = None
-    is_thumbnail: bool = False
+    is_thumbnail: BodyBool = False
 
     @model_validator(mode="after")
     def _url_or_id(self) -> AttachItem:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -30,7 +29,8 @@ from atelier.orders import repository as repo
 from atelier.orders.schemas import OrderCreate
 from atelier.orders.service import LineInput
 from atelier.platform.errors import Invalid, Unauthorized
-from atelier.platform.schemas import no_nul
+from atelier.platform.jsonbody import MalformedJson, decode_json_body
+from atelier.platform.schemas import Quantity, no_nul
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ ShopEmail = Annotated[
 Sku = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=120), AfterValidator(no_nul)
 ]
-LineQuantity = Annotated[int, Field(ge=1, le=1_000_000_000)]
+LineQuantity = Quantity
 
 
 class _ShopPayload(BaseModel):
@@ -176,10 +176,13 @@ def _validation_error(exc: ValidationError) -> Invalid:
 
 
 def _json(body: bytes) -> Any:
+    # Same rules and answer as every JSON body (``platform.middleware.JsonBodyCheck``), which
+    # only sees bodies sent with a JSON content type.
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("the body is not valid JSON", code="invalid_json") from None
+        return decode_json_body(body)
+    except MalformedJson as exc:
+        error = {"field": "body", "message": str(exc), "type": "json_invalid"}
+        raise Invalid(f"body: {exc}", code="validation_error", extra={"errors": [error]}) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from atelier.partners.models import PartnerStatus
 from atelier.platform.schemas import (
+    BodyBool,
     Email,
     Handle,
     InputSchema,
@@ -51,7 +52,7 @@ class PartnerFields(InputSchema):
     handle: Handle
     status: PartnerStatus = PartnerStatus.ACTIVE
     whatsapp_number: Phone | None = None
-    whatsapp_verified: bool = False
+    whatsapp_verified: BodyBool = False
     email: Email | None = None
     preferred_language: Language | None = None
     timezone: TimeZone | None = None
@@ -80,7 +81,7 @@ class PartnerUserUpdate(InputSchema):
     last_name: PersonName | None = None
     phone: Phone | None = None
     role: UserRole | None = None
-    is_active: bool | None = None
+    is_active: BodyBool | None = None
     password: Password | None = None
 
     @model_validator(mode="after")
@@ -102,7 +103,7 @@ class PartnerUpdate(InputSchema):
     name: Name | None = None
     status: PartnerStatus | None = None
     whatsapp_number: Phone | None = None
-    whatsapp_verified: bool | None = None
+    whatsapp_verified: BodyBool | None = None
     email: Email | None = None
     preferred_language: Language | None = None
     timezone: TimeZone | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -11,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
 )
 
@@ -69,9 +71,29 @@ Url = Annotated[
     AfterValidator(no_nul),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
-Quantity = Annotated[int, Field(ge=1, le=1_000_000_000)]
-NonNegativeQuantity = Annotated[int, Field(ge=0, le=1_000_000_000)]
-Amount = Annotated[float, Field(gt=0, le=1_000_000_000, allow_inf_nan=False)]
+
+# Numbers and booleans in request bodies are JSON numbers and JSON booleans: ``true``, ``"3"``
+# and ``3.5`` for an integer, or ``"yes"`` and ``1`` for a boolean, are 422 (pydantic's lax mode
+# would coerce them). Query parameters arrive as text and keep FastAPI's usual coercion: use
+# these types for body fields only. A float field accepts a JSON integer.
+BodyInt = Annotated[int, Strict()]
+BodyFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+BodyBool = Annotated[bool, Strict()]
+
+
+def refuse_bool(value: Any) -> Any:
+    """Refuse JSON booleans where a number is expected (``True`` is an ``int`` in Python)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+# Money and other exact decimals: a JSON number or a decimal string ("12.50"), never a boolean.
+BodyDecimal = Annotated[Decimal, BeforeValidator(refuse_bool)]
+
+Quantity = Annotated[BodyInt, Field(ge=1, le=1_000_000_000)]
+NonNegativeQuantity = Annotated[BodyInt, Field(ge=0, le=1_000_000_000)]
+Amount = Annotated[BodyFloat, Field(gt=0, le=1_000_000_000)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
 JsonList = Annotated[list[Any], AfterValidator(_bounded_json)]
 

@@ -9,12 +9,12 @@ from pydantic import Field
 
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.errors import Invalid
-from atelier.platform.schemas import InputSchema, Metadata
+from atelier.platform.schemas import BodyInt, InputSchema, Metadata
 from atelier.production import policy
 
 router = APIRouter(prefix="/admin", tags=["production-runs"])
 
-Version = Annotated[int, Field(ge=0, le=1_000_000_000)]
+Version = Annotated[BodyInt, Field(ge=0, le=1_000_000_000)]
 
 
 class PolicyUpdate(InputSchema):

@@ -7,7 +7,13 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from atelier.inventory.consumption_schemas import ConsumptionCreate
-from atelier.platform.schemas import InputSchema, LongText, NonNegativeQuantity, OutputSchema
+from atelier.platform.schemas import (
+    BodyBool,
+    InputSchema,
+    LongText,
+    NonNegativeQuantity,
+    OutputSchema,
+)
 from atelier.production.completion import RejectionReason
 from atelier.production.lifecycle import RunStatus
 from atelier.production.models import RunType
@@ -18,7 +24,7 @@ MAX_CONSUMPTIONS = 100
 
 class FinishRequest(InputSchema):
     notes: LongText | None = None
-    complete_tasks: bool = False
+    complete_tasks: BodyBool = False
 
 
 class ProgressRequest(InputSchema):
@@ -33,7 +39,7 @@ class CompleteRequest(InputSchema):
     rejection_reason: RejectionReason | None = None
     rejection_notes: LongText | None = None
     notes: LongText | None = None
-    allow_shortfall: bool = False
+    allow_shortfall: BodyBool = False
     consumptions: list[ConsumptionCreate] = Field(default_factory=list, max_length=MAX_CONSUMPTIONS)
 
 

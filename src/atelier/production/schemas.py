@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, model_validator
 
 from atelier.platform.schemas import (
+    BodyDecimal,
+    BodyInt,
     EntityId,
     InputSchema,
     LongText,
@@ -199,7 +201,7 @@ class Assignment(InputSchema):
     partner_id: EntityId
     role: Role | None = None
     quantity: Quantity
-    order: int | None = Field(default=None, ge=0, le=1_000)
+    order: BodyInt | None = Field(default=None, ge=0, le=1_000)
     template_names: list[TemplateName] | None = Field(default=None, max_length=MAX_TEMPLATES)
     template_ids: list[EntityId] | None = Field(default=None, max_length=MAX_TEMPLATES)
 
@@ -279,7 +281,7 @@ class ProductionRunUpdate(InputSchema):
     run_type: RunType | None = None
     metadata: Metadata | None = None
     partner_cost_estimate: Annotated[
-        Decimal | None, Field(ge=0, le=1_000_000_000, max_digits=18, decimal_places=4)
+        BodyDecimal | None, Field(ge=0, le=1_000_000_000, max_digits=18, decimal_places=4)
     ] = None
     cost_type: CostType | None = None
 

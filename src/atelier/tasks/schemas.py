@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, StringConstraints, field_serializer, model_validator
 
 from atelier.platform.schemas import (
+    BodyDecimal,
+    BodyInt,
     EntityId,
     InputSchema,
     LongText,
@@ -59,8 +61,8 @@ class TemplateFields(InputSchema):
     category: Name | None = None
     category_id: EntityId | None = None
     priority: TaskPriority | None = None
-    estimated_duration: int | None = Field(default=None, ge=0, le=1_000_000_000)
-    cost: Decimal | None = Field(
+    estimated_duration: BodyInt | None = Field(default=None, ge=0, le=1_000_000_000)
+    cost: BodyDecimal | None = Field(
         default=None, ge=0, le=1_000_000_000, max_digits=18, decimal_places=4
     )
     message_template: LongText | None = None
