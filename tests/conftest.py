@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -127,6 +129,27 @@ def app(settings: Settings, db: Database) -> Iterator[FastAPI]:
     application = create_app(settings, database=db, start_background=False)
     yield application
     outbox.clear_wakeups()
+
+
+@pytest.fixture
+def uvicorn_url(app: FastAPI) -> Iterator[str]:
+    """The app behind a real uvicorn server on a free port (in a thread of this process)."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=True)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(3000):  # up to a minute on a loaded machine
+            if server.started or not thread.is_alive():
+                break
+            threading.Event().wait(0.02)
+        assert server.started, "uvicorn did not start"
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 @pytest.fixture

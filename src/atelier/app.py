@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # Every router the service mounts, in order. Each module exposes ``router``.
 ROUTER_MODULES: list[str] = [
     "atelier.platform.endpoints_health",
+    "atelier.platform.endpoints_docs",
     "atelier.auth.endpoints",
     "atelier.inventory.endpoints",
     "atelier.orders.endpoints",
@@ -132,6 +133,9 @@ def create_app(
         version=__version__,
         description="Production runs for a garment brand and its partner workshops.",
         lifespan=lifespan,
+        # /docs is served by platform.endpoints_docs from a local copy of Swagger UI.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db

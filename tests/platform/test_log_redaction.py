@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.logging import AccessFormatter
@@ -91,27 +87,6 @@ class TestRedactQuerySecrets:
             assert SECRET not in line and REDACTED in line, line
 
 
-@pytest.fixture
-def served(app: FastAPI) -> Iterator[str]:
-    """The app behind a real uvicorn server on a free port (in a thread of this process)."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=True)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.02)
-        assert server.started, "uvicorn did not start"
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 class _Lines(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
@@ -127,7 +102,7 @@ def test_uvicorn_access_log_never_prints_the_deep_link_token(
     client: TestClient,
     db: Database,
     settings: Settings,
-    served: str,
+    uvicorn_url: str,
 ) -> None:
     w = world(admin, client, db)
     token = _token(settings, w)
@@ -136,7 +111,7 @@ def test_uvicorn_access_log_never_prints_the_deep_link_token(
     capture = _Lines()
     access.addHandler(capture)
     try:
-        with httpx.Client(base_url=served, follow_redirects=False) as http:
+        with httpx.Client(base_url=uvicorn_url, follow_redirects=False) as http:
             for name in ("wa_token", "wa%5Ftoken", "wa%5ftoken", "%77a_token"):
                 response = http.get(
                     f"/partners/wa-auth?{name}={quote(token)}&x=1",
