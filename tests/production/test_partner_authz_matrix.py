@@ -227,3 +227,48 @@ def test_route_authorization(world: World, app: FastAPI, method: str, path: str)
 
     owner = _send(world.owner, method, call, world)
     assert owner.status_code == call.owner_status, f"owner {method} {path}: {owner.text}"
+
+
+def _set_status(w: World, status: str) -> None:
+    response = w.admin.post(f"/admin/partners/{w.partner.id}", json={"status": status})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(MATRIX), ids=[f"{m} {p}" for m, p in sorted(MATRIX)]
+)
+def test_pending_partner_reads_but_does_not_act(world: World, method: str, path: str) -> None:
+    """A ``pending`` partner signs in and reads; every action is 403 until it is activated."""
+    call = MATRIX[(method, path)]
+    call.prepare(world)
+    _set_status(world, "pending")
+    pending = _send(world.owner, method, call, world)
+    if method == "GET":
+        assert pending.status_code == call.owner_status, f"pending {method} {path}: {pending.text}"
+    else:
+        assert pending.status_code == 403, f"pending {method} {path}: {pending.text}"
+        assert pending.json()["code"] == "partner_pending"
+    _set_status(world, "active")
+    # The refused call changed nothing: the same call now succeeds as it would have.
+    active = _send(world.owner, method, call, world)
+    assert active.status_code == call.owner_status, f"active {method} {path}: {active.text}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(MATRIX), ids=[f"{m} {p}" for m, p in sorted(MATRIX)]
+)
+def test_token_from_before_a_password_change_is_refused(
+    world: World, app: FastAPI, client: TestClient, method: str, path: str
+) -> None:
+    call = MATRIX[(method, path)]
+    call.prepare(world)
+    url = f"/admin/partners/{world.partner.id}/users/{world.partner.user_id}"
+    assert world.admin.post(url, json={"password": "a brand new secret"}).status_code == 200
+    stale = _send(world.owner, method, call, world)
+    assert stale.status_code == 401, f"stale token {method} {path}: {stale.text}"
+    assert stale.json()["code"] == "token_revoked"
+    login = {"email": world.partner.email, "password": "a brand new secret"}
+    token = client.post("/auth/partner/token", json=login).json()["token"]
+    fresh = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    answer = _send(fresh, method, call, world)
+    assert answer.status_code == call.owner_status, f"new token {method} {path}: {answer.text}"

@@ -66,6 +66,7 @@ class Redemption:
     partner_user_id: str
     production_run_id: str
     redirect_to: str
+    token_version: int = 0
 
 
 def redeem_wa_token(session: Session, settings: Settings, wa_token: str) -> Redemption:
@@ -105,9 +106,10 @@ def redeem_wa_token(session: Session, settings: Settings, wa_token: str) -> Rede
         partner_id=partner.id,
         ttl=settings.token_ttl,
         extra={"via": "whatsapp"},
+        version=user.token_version,
     )
     log.info(
         "whatsapp deep link redeemed",
         extra={"partner_id": partner.id, "run_id": run.id, "partner_user_id": user.id},
     )
-    return Redemption(token, partner.id, user.id, run.id, portal_path(run.id))
+    return Redemption(token, partner.id, user.id, run.id, portal_path(run.id), user.token_version)

@@ -3,8 +3,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from atelier.auth import service
-from atelier.auth.schemas import AdminTokenResponse, PartnerTokenResponse, TokenRequest
-from atelier.platform.deps import AppSettings, DbSession
+from atelier.auth.schemas import (
+    AdminTokenResponse,
+    PartnerTokenResponse,
+    PasswordChange,
+    TokenRequest,
+)
+from atelier.platform.deps import AdminPrincipal, AppSettings, DbSession, PartnerAccount
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -24,4 +29,33 @@ def partner_token(
 ) -> PartnerTokenResponse:
     """Exchange a partner user's email and password for a bearer token."""
     token, partner_id = service.partner_token(session, settings, body.email, body.password)
+    return PartnerTokenResponse(token=token, partner_id=partner_id)
+
+
+@router.post("/admin/password", response_model=AdminTokenResponse)
+def change_admin_password(
+    body: PasswordChange, session: DbSession, settings: AppSettings, admin: AdminPrincipal
+) -> AdminTokenResponse:
+    """Change the signed-in admin's password (``current_password`` must match).
+
+    Every token issued before, on any device, stops working; the answer carries a new one.
+    """
+    token = service.change_admin_password(
+        session, settings, admin.user_id, body.current_password, body.new_password
+    )
+    return AdminTokenResponse(token=token)
+
+
+@router.post("/partner/password", response_model=PartnerTokenResponse)
+def change_partner_password(
+    body: PasswordChange, session: DbSession, settings: AppSettings, partner: PartnerAccount
+) -> PartnerTokenResponse:
+    """Change the signed-in partner user's password (``current_password`` must match).
+
+    Every token issued before (WhatsApp sessions included) stops working; the answer carries a
+    new one. Allowed while the partner is ``pending``.
+    """
+    token, partner_id = service.change_partner_password(
+        session, settings, partner.user_id, body.current_password, body.new_password
+    )
     return PartnerTokenResponse(token=token, partner_id=partner_id)

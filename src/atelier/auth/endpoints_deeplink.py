@@ -77,6 +77,7 @@ def wa_auth(
         subject=result.partner_user_id,
         partner_id=result.partner_id,
         extra={"via": "whatsapp"},
+        version=result.token_version,
     )
     # The link token sits in the URL; keep it out of any Referer sent from the portal page.
     response.headers["Referrer-Policy"] = "no-referrer"

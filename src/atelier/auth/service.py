@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from atelier.partners.models import Partner, PartnerStatus, PartnerUser
 from atelier.platform import clock
-from atelier.platform.errors import Conflict, Forbidden, Unauthorized
+from atelier.platform.errors import Conflict, Forbidden, Invalid, Unauthorized
 from atelier.platform.models import AdminUser
 from atelier.platform.security import hash_password, issue_token, verify_password
 from atelier.platform.settings import Settings
@@ -56,6 +56,7 @@ def admin_token(session: Session, settings: Settings, email: str, password: str)
         subject=user.id,
         role="admin",
         ttl=settings.token_ttl,
+        version=user.token_version,
     )
 
 
@@ -70,8 +71,81 @@ def partner_token(
         role="partner",
         partner_id=partner.id,
         ttl=settings.token_ttl,
+        version=user.token_version,
     )
     return token, partner.id
+
+
+def _wrong_password() -> Invalid:
+    return Invalid(
+        "current_password: the current password is incorrect",
+        code="wrong_password",
+        extra={
+            "errors": [
+                {
+                    "field": "body.current_password",
+                    "message": "the current password is incorrect",
+                    "type": "wrong_password",
+                }
+            ]
+        },
+    )
+
+
+def change_admin_password(
+    session: Session, settings: Settings, user_id: str, current: str, new: str
+) -> str:
+    """Replace the signed-in admin's password; every earlier token stops working.
+
+    Returns a fresh token for the caller. 422 ``wrong_password`` when ``current`` is wrong.
+    """
+    user = session.get(AdminUser, user_id, with_for_update=True, populate_existing=True)
+    if user is None or not user.is_active:
+        raise Unauthorized("the account is no longer active", code="account_inactive")
+    if not verify_password(user.password_hash, current):
+        raise _wrong_password()
+    user.password_hash = hash_password(new)
+    user.token_version += 1
+    session.flush()
+    log.info("admin password changed", extra={"admin_id": user.id})
+    return issue_token(
+        settings.secret_key.get_secret_value(),
+        subject=user.id,
+        role="admin",
+        ttl=settings.token_ttl,
+        version=user.token_version,
+    )
+
+
+def change_partner_password(
+    session: Session, settings: Settings, user_id: str, current: str, new: str
+) -> tuple[str, str]:
+    """Replace the signed-in partner user's password; every earlier token stops working.
+
+    Returns a fresh token and the partner id. 422 ``wrong_password`` when ``current`` is wrong
+    (also for a WhatsApp-only user, who has no password: an admin sets the first one).
+    """
+    user = session.get(PartnerUser, user_id, with_for_update=True, populate_existing=True)
+    if user is None or not user.is_active:
+        raise Unauthorized("the account is no longer active", code="account_inactive")
+    if not verify_password(user.password_hash, current):
+        raise _wrong_password()
+    user.password_hash = hash_password(new)
+    user.token_version += 1
+    session.flush()
+    log.info(
+        "partner user password changed",
+        extra={"partner_id": user.partner_id, "partner_user_id": user.id},
+    )
+    token = issue_token(
+        settings.secret_key.get_secret_value(),
+        subject=user.id,
+        role="partner",
+        partner_id=user.partner_id,
+        ttl=settings.token_ttl,
+        version=user.token_version,
+    )
+    return token, user.partner_id
 
 
 def create_admin(

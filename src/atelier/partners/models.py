@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from atelier.platform.db import Base, TimestampMixin, id_column
@@ -53,5 +53,7 @@ class PartnerUser(TimestampMixin, Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None]
+    # Bumped whenever the password is set, changed or removed; older tokens stop working.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     partner: Mapped[Partner] = relationship(lazy="raise", back_populates="users")

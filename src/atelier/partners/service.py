@@ -148,6 +148,8 @@ def update_user(
     if "password" in changes:
         password = changes.pop("password")
         user.password_hash = hash_password(password) if password else None
+        # Setting, replacing or removing the password signs the user out everywhere.
+        user.token_version = PartnerUser.token_version + 1
     for key, value in changes.items():
         setattr(user, key, value)
     session.flush()

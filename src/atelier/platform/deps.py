@@ -94,19 +94,35 @@ def _claims(request: Request, settings: Settings) -> tuple[TokenClaims, Channel]
     return claims, channel
 
 
+def _revoked() -> Unauthorized:
+    return Unauthorized(
+        "the token was issued before the password changed; sign in again", code="token_revoked"
+    )
+
+
 def admin_principal(session: Session, claims: TokenClaims, channel: Channel) -> Principal:
-    """The admin behind verified ``claims``; 403 for a partner, 401 for an inactive account."""
+    """The admin behind verified ``claims``; 403 for a partner, 401 for an inactive account or
+    a token issued before the password changed."""
     if claims.role != "admin":
         raise Forbidden("this endpoint is for brand admins", code="admin_only")
     user = session.get(AdminUser, claims.subject)
     if user is None or not user.is_active:
         raise Unauthorized("the account is no longer active", code="account_inactive")
+    if claims.version != user.token_version:
+        raise _revoked()
     name = f"{user.first_name} {user.last_name}".strip() or user.email
     return Principal("admin", user.id, None, name, channel)
 
 
-def partner_principal(session: Session, claims: TokenClaims, channel: Channel) -> Principal:
-    """The partner user behind verified ``claims``; 403 for an admin or an inactive partner."""
+def partner_principal(
+    session: Session, claims: TokenClaims, channel: Channel, *, acting: bool
+) -> Principal:
+    """The partner user behind verified ``claims``; 403 for an admin or an inactive partner,
+    401 for a token issued before the password changed.
+
+    ``acting``: the request changes something. A ``pending`` partner (not approved by the brand
+    yet) may sign in and read, but acting is ``403 partner_pending``.
+    """
     # Imported here: partners is a domain package and platform must not depend on it at import.
     from atelier.partners.models import Partner, PartnerStatus, PartnerUser
 
@@ -115,9 +131,17 @@ def partner_principal(session: Session, claims: TokenClaims, channel: Channel) -
     user = session.get(PartnerUser, claims.subject)
     if user is None or not user.is_active or user.partner_id != claims.partner_id:
         raise Unauthorized("the account is no longer active", code="account_inactive")
+    if claims.version != user.token_version:
+        raise _revoked()
     partner = session.get(Partner, user.partner_id)
     if partner is None or partner.status == PartnerStatus.INACTIVE:
         raise Forbidden("the partner account is inactive", code="partner_inactive")
+    if acting and partner.status == PartnerStatus.PENDING:
+        raise Forbidden(
+            "the partner account is pending approval: it can sign in and read, and acts once "
+            "the brand activates it",
+            code="partner_pending",
+        )
     name = f"{user.first_name} {user.last_name}".strip() or partner.name
     return Principal("partner", user.id, partner.id, name, channel)
 
@@ -128,8 +152,17 @@ def require_admin(request: Request, session: DbSession, settings: AppSettings) -
 
 
 def require_partner(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+    """A signed-in partner user; a ``pending`` partner may only read (GET/HEAD/OPTIONS)."""
     claims, channel = _claims(request, settings)
-    return partner_principal(session, claims, channel)
+    return partner_principal(session, claims, channel, acting=request.method not in _SAFE_METHODS)
+
+
+def require_partner_account(
+    request: Request, session: DbSession, settings: AppSettings
+) -> Principal:
+    """A signed-in partner user managing their own account: ``pending`` partners included."""
+    claims, channel = _claims(request, settings)
+    return partner_principal(session, claims, channel, acting=False)
 
 
 def optional_principal(
@@ -150,3 +183,4 @@ def optional_principal(
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 PartnerPrincipal = Annotated[Principal, Depends(require_partner)]
+PartnerAccount = Annotated[Principal, Depends(require_partner_account)]

@@ -21,6 +21,9 @@ class AdminUser(TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None]
+    # Bumped by every password change; tokens carry the value they were issued with (``ver``)
+    # and stop working once it moved on.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OutboxEvent(Base):

@@ -65,7 +65,7 @@ def sign_in(
         return page(request, session, "admin/sign_in.html", context, status_code=401)
     rotate_csrf(request)
     response = redirect(request, target)
-    start_session(response, settings, role="admin", subject=user.id)
+    start_session(response, settings, role="admin", subject=user.id, version=user.token_version)
     return response
 
 

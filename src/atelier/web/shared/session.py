@@ -64,8 +64,12 @@ def start_session(
     subject: str,
     partner_id: str | None = None,
     extra: dict[str, Any] | None = None,
+    version: int = 0,
 ) -> None:
-    """Set the session cookie for ``subject`` on ``response``."""
+    """Set the session cookie for ``subject`` on ``response``.
+
+    ``version`` is the user's ``token_version``: a later password change ends the session.
+    """
     token = issue_token(
         settings.secret_key.get_secret_value(),
         subject=subject,
@@ -74,6 +78,7 @@ def start_session(
         ttl=settings.token_ttl,
         token_type=WEB_TOKEN_TYPE,
         extra=extra,
+        version=version,
     )
     response.set_cookie(
         SESSION_COOKIE,
@@ -145,7 +150,9 @@ def _principal(request: Request, session: DbSession, settings: Settings, area: A
     try:
         if area == "admin":
             return admin_principal(session, claims, channel)
-        return partner_principal(session, claims, channel)
+        # A pending partner's portal pages read; its form posts are refused.
+        acting = request.method not in ("GET", "HEAD", "OPTIONS")
+        return partner_principal(session, claims, channel, acting=acting)
     except Unauthorized as exc:
         raise SignInRequired(sign_in_url(request, area)) from exc
     except DomainError as exc:
