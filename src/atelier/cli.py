@@ -62,6 +62,13 @@ def _migrate(settings: Settings) -> None:
     console.print(f"[green]✓[/green] schema at revision {', '.join(heads())}")
 
 
+def _database(settings: Settings) -> Database:
+    """The process's database, pooled as ``ATELIER_DB_POOL_SIZE`` says (every command)."""
+    from atelier.platform.db import Database
+
+    return Database(settings.database_url, pool_size=settings.db_pool_size)
+
+
 def _load_handlers() -> None:
     """Import every module that registers outbox subscribers or scheduled jobs."""
     from atelier.app import load_jobs, load_operations, load_subscribers
@@ -101,12 +108,11 @@ def serve(
 
     from atelier.app import create_app
     from atelier.auth.service import ensure_bootstrap_admin
-    from atelier.platform.db import Database
 
     settings = _settings()
     _configure_logging(settings)
     _migrate(settings)
-    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    db = _database(settings)
     with db.session() as session:
         created = ensure_bootstrap_admin(session, settings)
     if created is not None:
@@ -127,7 +133,6 @@ def worker(
     ] = True,
 ) -> None:
     """Run the outbox dispatcher and the scheduler without HTTP. Run as many as you like."""
-    from atelier.platform.db import Database
     from atelier.platform.worker import EmbeddedWorker
 
     stop = threading.Event()
@@ -142,14 +147,15 @@ def worker(
     settings = _settings()
     _configure_logging(settings)
     _load_handlers()
-    db = Database(settings.database_url, pool_size=max(2, min(settings.db_pool_size, 5)))
+    db = _database(settings)
     background = EmbeddedWorker(db, settings, run_scheduler=scheduler, kind="worker")
     if stop.is_set():
         raise typer.Exit(0)
     background.start()
     console.print(
         f"[bold]Atelier worker[/bold] {background.dispatcher.worker_id} "
-        f"(dispatcher{' + scheduler' if scheduler else ''}); Ctrl-C to stop"
+        f"(dispatcher{' + scheduler' if scheduler else ''}, "
+        f"{settings.db_pool_size} database connections); Ctrl-C to stop"
     )
     while not stop.wait(0.5):
         if not background.running:
@@ -194,12 +200,11 @@ def demo() -> None:
 
     Idempotent: running it again changes nothing.
     """
-    from atelier.platform.db import Database
 
     settings = _settings()
     _configure_logging(settings)
     _migrate(settings)
-    db = Database(settings.database_url)
+    db = _database(settings)
     try:
         _load_demo(db)
     finally:
@@ -218,7 +223,6 @@ def admin_create(
 ) -> None:
     """Create an admin user."""
     from atelier.auth.service import create_admin
-    from atelier.platform.db import Database
     from atelier.platform.errors import DomainError
 
     settings = _settings()
@@ -231,7 +235,7 @@ def admin_create(
     if not 8 <= len(password) <= 256:
         err.print("[red]the password must have 8 to 256 characters[/red]")
         raise typer.Exit(2)
-    db = Database(settings.database_url)
+    db = _database(settings)
     try:
         with db.session() as session:
             user = create_admin(

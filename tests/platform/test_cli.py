@@ -126,7 +126,12 @@ class TestWorkerCommand:
         assert runner.invoke(app, ["migrate"]).exit_code == 0
         proc = subprocess.Popen(
             [sys.executable, "-m", "atelier.cli", "worker"],
-            env={**os.environ, **cli_env, "ATELIER_WORKER_POLL_INTERVAL": "0.2"},
+            env={
+                **os.environ,
+                **cli_env,
+                "ATELIER_WORKER_POLL_INTERVAL": "0.2",
+                "ATELIER_DB_POOL_SIZE": "7",
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -143,6 +148,9 @@ class TestWorkerCommand:
                 if "Ctrl-C to stop" in line:
                     break
             assert any("Ctrl-C to stop" in line for line in lines), "".join(lines)
+            # ATELIER_DB_POOL_SIZE applies to workers too (it used to be clamped to 2..5).
+            banner = " ".join("".join(lines).split())  # Rich wraps long lines
+            assert "7 database connections" in banner, banner
             proc.send_signal(signum)
             rest, _ = proc.communicate(timeout=60)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atelier.partners.models import Partner, PartnerStatus, PartnerUser
@@ -164,23 +165,40 @@ def create_admin(
         last_name=last_name,
         password_hash=hash_password(password),
     )
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        # A concurrent create with the same email committed between our check and our insert.
+        raise Conflict(
+            f"an admin with email {email!r} already exists", code="admin_exists"
+        ) from None
     return user
 
 
 def ensure_bootstrap_admin(session: Session, settings: Settings) -> AdminUser | None:
-    """Create the configured first admin when no admin exists yet (idempotent)."""
+    """Create the configured first admin when no admin exists yet (idempotent).
+
+    Safe when several processes start together on a database without an admin: the insert runs
+    in a savepoint (``create_admin``), and a process that loses the race on the unique email
+    creates nothing and carries on.
+    """
     if not settings.bootstrap_admin_email or settings.bootstrap_admin_password is None:
         return None
     if session.scalar(select(func.count()).select_from(AdminUser)):
         return None
-    user = create_admin(
-        session,
-        email=settings.bootstrap_admin_email,
-        password=settings.bootstrap_admin_password.get_secret_value(),
-        first_name="Admin",
-    )
+    try:
+        user = create_admin(
+            session,
+            email=settings.bootstrap_admin_email,
+            password=settings.bootstrap_admin_password.get_secret_value(),
+            first_name="Admin",
+        )
+    except Conflict:
+        # Another process created it between our count and our insert.
+        log.info("bootstrap admin already created by another process")
+        return None
     log.info("bootstrap admin created", extra={"admin_id": user.id})
     return user
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 VERSIONS_DIR = MIGRATIONS_DIR / "versions"
@@ -36,10 +42,67 @@ def ensure_sqlite_directory(database_url: str) -> None:
         Path(url.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
 
+# The PostgreSQL advisory lock every Atelier process takes around a schema upgrade (any fixed
+# 64-bit number; "ATLM" in ASCII). Advisory locks are per database, so databases never contend.
+MIGRATION_LOCK_KEY = 0x41544C4D
+
+
+def sqlite_lock_path(database_url: str) -> Path | None:
+    """The lock file next to a SQLite database file (``None`` for in-memory databases)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    database = Path(url.database).expanduser().resolve()
+    return database.with_name(database.name + ".migrate-lock")
+
+
+@contextmanager
+def migration_lock(database_url: str) -> Iterator[None]:
+    """Hold the schema-upgrade lock: one process migrates, the others wait, then find the
+    schema current and do nothing.
+
+    PostgreSQL: a session-level advisory lock (``pg_advisory_lock``) on its own connection, so a
+    process that dies releases it with its connection. SQLite: an exclusive ``flock`` on
+    ``<database>.migrate-lock`` beside the database file.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        from atelier.platform.db import make_engine
+
+        engine = make_engine(database_url, pool_size=1)
+        try:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                try:
+                    yield
+                finally:
+                    conn.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+        finally:
+            engine.dispose()
+        return
+    path = sqlite_lock_path(database_url)
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database schema up to ``revision``."""
+    """Bring the database schema up to ``revision``, under :func:`migration_lock`, so
+    processes started together (several ``atelier serve``) never run a revision twice."""
     ensure_sqlite_directory(database_url)
-    command.upgrade(alembic_config(database_url), revision)
+    with migration_lock(database_url):
+        command.upgrade(alembic_config(database_url), revision)
 
 
 def heads() -> list[str]:
