@@ -21,6 +21,7 @@ from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, assert_problem, bearer
 from tests.factories import catalog
 from tests.factories.catalog import DEFAULT_PARTNER_PASSWORD, PartnerHandle
 from tests.media.support import world
+from tests.web.support import signed_in_admin
 
 NEW_PASSWORD = "a much better passphrase"
 
@@ -57,6 +58,18 @@ class TestAdminPasswordChange:
         again = _admin_login(client, NEW_PASSWORD)
         assert again.status_code == 200
         assert client.get("/admin/orders", headers=bearer(again.json()["token"])).status_code == 200
+
+    def test_change_ends_web_sessions_too(
+        self, app: FastAPI, client: TestClient, admin_token: str
+    ) -> None:
+        browser = signed_in_admin(app)
+        assert browser.get("/app").status_code == 200
+        assert (
+            _change(client, "admin", admin_token, ADMIN_PASSWORD, NEW_PASSWORD).status_code == 200
+        )
+        response = browser.get("/app")
+        assert response.status_code in (302, 303)
+        assert response.headers["location"].startswith("/app/sign-in")
 
     def test_wrong_current_password_is_422_and_changes_nothing(
         self, client: TestClient, admin_token: str
