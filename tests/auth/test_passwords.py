@@ -21,6 +21,8 @@ from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, assert_problem, bearer
 from tests.factories import catalog
 from tests.factories.catalog import DEFAULT_PARTNER_PASSWORD, PartnerHandle
 from tests.media.support import world
+from tests.production.lifecycle_helpers import dispatched
+from tests.web.portal_support import portal_client, portal_post
 from tests.web.support import signed_in_admin
 
 NEW_PASSWORD = "a much better passphrase"
@@ -263,3 +265,42 @@ class TestPendingPartner:
         partner = catalog.create_partner(admin, client, status="inactive")
         response = _partner_login(client, partner, DEFAULT_PARTNER_PASSWORD)
         assert_problem(response, 403, "partner_inactive")
+
+
+class TestPortal:
+    """The same rules in the partner portal (web session cookie)."""
+
+    def test_pending_partner_reads_pages_but_cannot_act(
+        self, app: FastAPI, admin: TestClient, client: TestClient
+    ) -> None:
+        run = dispatched(admin, client, quantity=10)
+        browser = portal_client(app, run.partner)
+        assert admin.post(
+            f"/admin/partners/{run.partner.id}", json={"status": "pending"}
+        ).is_success
+        page = browser.get(f"/portal/runs/{run.id}")
+        assert page.status_code == 200
+        refused = portal_post(browser, run.id, "accept")
+        assert refused.status_code == 403
+        assert "pending approval" in refused.text
+        assert (
+            admin.get(f"/admin/production-runs/{run.id}").json()["production_run"]["status"]
+            == "sent_to_partner"
+        )
+        assert admin.post(f"/admin/partners/{run.partner.id}", json={"status": "active"}).is_success
+        assert portal_post(browser, run.id, "accept").status_code == 303
+
+    def test_password_change_signs_the_portal_out(
+        self, app: FastAPI, admin: TestClient, client: TestClient
+    ) -> None:
+        run = dispatched(admin, client, quantity=10)
+        browser = portal_client(app, run.partner)
+        assert browser.get("/portal").status_code == 200
+        assert run.partner.token is not None
+        changed = _change(
+            client, "partner", run.partner.token, DEFAULT_PARTNER_PASSWORD, NEW_PASSWORD
+        )
+        assert changed.status_code == 200
+        response = browser.get("/portal")
+        assert response.status_code in (302, 303)
+        assert response.headers["location"].startswith("/portal/sign-in")

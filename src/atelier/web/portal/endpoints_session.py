@@ -90,7 +90,14 @@ def sign_in(
         )
     rotate_csrf(request)
     response = redirect(request, target)
-    start_session(response, settings, role="partner", subject=user.id, partner_id=partner.id)
+    start_session(
+        response,
+        settings,
+        role="partner",
+        subject=user.id,
+        partner_id=partner.id,
+        version=user.token_version,
+    )
     return response
 
 

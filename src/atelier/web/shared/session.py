@@ -156,6 +156,8 @@ def _principal(request: Request, session: DbSession, settings: Settings, area: A
     except Unauthorized as exc:
         raise SignInRequired(sign_in_url(request, area)) from exc
     except DomainError as exc:
+        if exc.code == "partner_pending":
+            raise  # the error page says why (403), not "wrong area"
         raise WrongArea(area, exc.detail) from exc
 
 
