@@ -16,7 +16,7 @@ from atelier.app import ROUTER_MODULES
 from atelier.orders import webhooks
 from atelier.platform.db import Database
 from atelier.platform.jsonbody import MAX_DEPTH, MalformedJson, decode_json_body
-from atelier.platform.schemas import refuse_bool
+from atelier.platform.schemas import json_boolean, json_input, json_number, refuse_bool
 from tests.conftest import assert_problem
 from tests.factories.catalog import create_design, create_partner, create_product
 from tests.factories.inventory import create_item
@@ -119,7 +119,7 @@ class TestMalformedJson:
 
 
 class TestStrictNumbers:
-    @pytest.mark.parametrize("quantity", [True, False, "3", 3.5, 3.0, None, [3]])
+    @pytest.mark.parametrize("quantity", [True, False, "3", 3.5, None, [3]])
     def test_order_line_quantity_must_be_a_json_integer(
         self, admin: TestClient, client: TestClient, db: Database, quantity: Any
     ) -> None:
@@ -184,6 +184,17 @@ class TestStrictNumbers:
         bad = admin.post("/admin/task-templates", json={"name": "Tbool", "cost": True})
         assert_problem(bad, 422, "validation_error")
 
+    def test_outside_json_input_form_text_is_coerced(self) -> None:
+        # HTML forms (the web app) send text; only JSON input is strict. Booleans never count.
+        from atelier.orders.schemas import OrderCreate
+
+        line = {"product_id": "p1", "quantity": "3"}
+        assert OrderCreate.model_validate({"items": [line]}).items[0].quantity == 3
+        with json_input(), pytest.raises(ValueError, match="JSON number"):
+            OrderCreate.model_validate({"items": [line]})
+        with pytest.raises(ValueError, match="boolean"):
+            OrderCreate.model_validate({"items": [{**line, "quantity": True}]})
+
     def test_query_parameters_keep_their_coercion(self, admin: TestClient) -> None:
         runs = admin.get(
             "/admin/production-runs", params={"include_children": "true", "limit": "5"}
@@ -206,7 +217,11 @@ def _body_models() -> dict[str, Any]:
     return found
 
 
+GUARDS = {json_number, json_boolean, refuse_bool}
+
+
 def _lax_leaves(node: Any, path: str, out: list[str]) -> None:
+    """Number and boolean schemas not wrapped by one of the body GUARDS."""
     if isinstance(node, list):
         for child in node:
             _lax_leaves(child, path, out)
@@ -214,12 +229,10 @@ def _lax_leaves(node: Any, path: str, out: list[str]) -> None:
     if not isinstance(node, dict):
         return
     kind = node.get("type")
-    if kind in ("int", "float", "bool") and not node.get("strict"):
+    if kind in ("int", "float", "bool", "decimal") and not node.get("strict"):
         out.append(f"{path}: {kind}")
-    if kind == "decimal":
-        out.append(f"{path}: decimal without refuse_bool")
-    if kind == "function-before" and node["function"].get("function") is refuse_bool:
-        return  # BodyDecimal: the wrapped decimal is guarded
+    if kind == "function-before" and node["function"].get("function") in GUARDS:
+        return  # a Body* type: the wrapped number or boolean is guarded
     for key, value in node.items():
         if key == "serialization":
             continue

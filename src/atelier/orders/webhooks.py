@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -30,9 +30,11 @@ from atelier.orders.schemas import OrderCreate
 from atelier.orders.service import LineInput
 from atelier.platform.errors import Invalid, Unauthorized
 from atelier.platform.jsonbody import MalformedJson, decode_json_body
-from atelier.platform.schemas import Quantity, no_nul
+from atelier.platform.schemas import Quantity, json_input, no_nul
 
 log = logging.getLogger(__name__)
+
+_M = TypeVar("_M", bound=BaseModel)
 
 Source = Literal["generic", "shopify", "medusa"]
 ATELIER_HEADER = "x-atelier-signature"
@@ -175,6 +177,15 @@ def _validation_error(exc: ValidationError) -> Invalid:
     )
 
 
+def _validate(model: type[_M], data: Any) -> _M:
+    """``data`` (decoded JSON) as ``model``, with JSON's strict numbers and booleans."""
+    try:
+        with json_input():
+            return model.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+
+
 def _json(body: bytes) -> Any:
     # Same rules and answer as every JSON body (``platform.middleware.JsonBodyCheck``), which
     # only sees bodies sent with a JSON content type.
@@ -235,10 +246,7 @@ def _map_lines(
 
 def parse_generic(session: Session, body: bytes) -> WebhookOrder:
     """The admin order body, verbatim."""
-    try:
-        data = OrderCreate.model_validate(_json(body))
-    except ValidationError as exc:
-        raise _validation_error(exc) from None
+    data = _validate(OrderCreate, _json(body))
     lines = [LineInput(i.product_id, i.variant_id, i.quantity, i.title) for i in data.items]
     return WebhookOrder(data.external_id, data.email, lines, {"platform": "generic"})
 
@@ -246,10 +254,7 @@ def parse_generic(session: Session, body: bytes) -> WebhookOrder:
 def parse_shopify(session: Session, body: bytes) -> WebhookOrder:
     """Shopify ``orders/create``: ``id``, ``email``, ``line_items[{product_id, variant_id, sku,
     quantity, title}]``; external id ``shopify:<id>``."""
-    try:
-        data = ShopifyOrder.model_validate(_json(body))
-    except ValidationError as exc:
-        raise _validation_error(exc) from None
+    data = _validate(ShopifyOrder, _json(body))
     shop_lines = [
         _ShopLine(li.product_id, li.variant_id, li.sku or None, li.quantity, li.title)
         for li in data.line_items
@@ -276,10 +281,7 @@ def parse_medusa(session: Session, body: bytes) -> WebhookOrder:
             "the Medusa payload has no items; forward the order object with its items",
             code="medusa_items_missing",
         )
-    try:
-        data = MedusaOrder.model_validate(raw)
-    except ValidationError as exc:
-        raise _validation_error(exc) from None
+    data = _validate(MedusaOrder, raw)
     shop_lines = [
         _ShopLine(
             li.product_id, li.variant_id, li.variant_sku or li.sku or None, li.quantity, li.title

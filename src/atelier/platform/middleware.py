@@ -10,6 +10,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atelier.platform.jsonbody import MalformedJson, decode_json_body
+from atelier.platform.schemas import json_input
 
 
 class _TooLarge(BaseException):
@@ -137,7 +138,9 @@ class JsonBodyCheck:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send)
+        # Strict numbers and booleans while this body is validated (``platform.schemas``).
+        with json_input():
+            await self.app(scope, replay, send)
 
 
 async def _reject(send: Send, limit: int) -> None:

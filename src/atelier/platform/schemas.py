@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -12,7 +15,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    Strict,
     StringConstraints,
 )
 
@@ -72,13 +74,38 @@ Url = Annotated[
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 
-# Numbers and booleans in request bodies are JSON numbers and JSON booleans: ``true``, ``"3"``
-# and ``3.5`` for an integer, or ``"yes"`` and ``1`` for a boolean, are 422 (pydantic's lax mode
-# would coerce them). Query parameters arrive as text and keep FastAPI's usual coercion: use
-# these types for body fields only. A float field accepts a JSON integer.
-BodyInt = Annotated[int, Strict()]
-BodyFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-BodyBool = Annotated[bool, Strict()]
+# Numbers and booleans in JSON request bodies are JSON numbers and JSON booleans: ``true``,
+# ``"3"`` and ``3.5`` for an integer, or ``"yes"`` and ``1`` for a boolean, are 422 (pydantic's
+# lax mode would coerce them). The rule applies while validating JSON input (``json_input()``:
+# every JSON request body, the order webhooks); HTML forms and query parameters arrive as text
+# and keep the usual coercion. A boolean is never a number, from any source.
+_JSON_INPUT: ContextVar[bool] = ContextVar("atelier_json_input", default=False)
+
+
+@contextmanager
+def json_input() -> Iterator[None]:
+    """Validate what runs inside as JSON input (strict numbers and booleans)."""
+    token = _JSON_INPUT.set(True)
+    try:
+        yield
+    finally:
+        _JSON_INPUT.reset(token)
+
+
+def json_number(value: Any) -> Any:
+    """A number: never a boolean, and not a string in JSON input."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    if isinstance(value, str) and _JSON_INPUT.get():
+        raise ValueError("must be a JSON number, not a string")
+    return value
+
+
+def json_boolean(value: Any) -> Any:
+    """A boolean: only ``true``/``false`` in JSON input."""
+    if _JSON_INPUT.get() and not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
 
 
 def refuse_bool(value: Any) -> Any:
@@ -88,7 +115,10 @@ def refuse_bool(value: Any) -> Any:
     return value
 
 
-# Money and other exact decimals: a JSON number or a decimal string ("12.50"), never a boolean.
+BodyInt = Annotated[int, BeforeValidator(json_number)]
+BodyFloat = Annotated[float, BeforeValidator(json_number), Field(allow_inf_nan=False)]
+BodyBool = Annotated[bool, BeforeValidator(json_boolean)]
+# Money and other exact decimals: a number or a decimal string ("12.50"), never a boolean.
 BodyDecimal = Annotated[Decimal, BeforeValidator(refuse_bool)]
 
 Quantity = Annotated[BodyInt, Field(ge=1, le=1_000_000_000)]
