@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from atelier.platform.schemas import InputSchema, OutputSchema, no_nul
+from atelier.platform.schemas import BodyBool, InputSchema, OutputSchema, no_nul
 
 
 class MessageOut(OutputSchema):
@@ -90,7 +90,7 @@ class PlatformCreate(InputSchema):
     verify_token: Secret
     country_codes: list[CountryCode] = Field(min_length=1, max_length=50)
     languages: list[Language] | None = Field(default=None, min_length=1, max_length=2)
-    is_active: bool = True
+    is_active: BodyBool = True
 
     @field_validator("country_codes")
     @classmethod
@@ -110,7 +110,7 @@ class PlatformUpdate(InputSchema):
     verify_token: Secret | None = None
     country_codes: list[CountryCode] | None = Field(default=None, min_length=1, max_length=50)
     languages: list[Language] | None = Field(default=None, min_length=1, max_length=2)
-    is_active: bool | None = None
+    is_active: BodyBool | None = None
 
     @field_validator("country_codes")
     @classmethod
