@@ -13,6 +13,7 @@ from atelier import __version__
 from atelier.platform.db import Database
 from atelier.platform.http import install_error_handlers
 from atelier.platform.logging import install_access_log_redaction
+from atelier.platform.metrics import HttpMetrics
 from atelier.platform.middleware import BodySizeLimit, JsonBodyCheck
 from atelier.platform.settings import Settings, get_settings, use_settings
 
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 ROUTER_MODULES: list[str] = [
     "atelier.platform.endpoints_health",
     "atelier.platform.endpoints_docs",
+    "atelier.platform.endpoints_metrics",
+    "atelier.platform.endpoints_outbox",
     "atelier.auth.endpoints",
     "atelier.inventory.endpoints",
     "atelier.orders.endpoints",
@@ -149,6 +152,8 @@ def create_app(
         max_bytes=settings.request_max_bytes,
         multipart_max_bytes=settings.media_max_bytes * settings.media_max_files + 64 * 1024,
     )
+    # Added last, so it is outermost: it also times and counts what BodySizeLimit refuses.
+    app.add_middleware(HttpMetrics)
     # Operations first: flow schemas validate steps against the registry.
     load_operations()
     for name in ROUTER_MODULES:

@@ -131,10 +131,22 @@ def worker(
     scheduler: Annotated[
         bool, typer.Option("--scheduler/--no-scheduler", help="Also run scheduled jobs.")
     ] = True,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="Stable worker name, unique among running workers (default: "
+            "ATELIER_WORKER_NAME, else worker@<hostname>). A restart under the same name "
+            "releases the event leases its previous run left at once.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the outbox dispatcher and the scheduler without HTTP. Run as many as you like."""
     from atelier.platform.worker import EmbeddedWorker
 
+    if name is not None and not _valid_worker_name(name):
+        err.print("[red]--name: 1-80 characters of letters, digits, '.', '_', '@', '-'[/red]")
+        raise typer.Exit(2)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -148,7 +160,7 @@ def worker(
     _configure_logging(settings)
     _load_handlers()
     db = _database(settings)
-    background = EmbeddedWorker(db, settings, run_scheduler=scheduler, kind="worker")
+    background = EmbeddedWorker(db, settings, run_scheduler=scheduler, kind="worker", name=name)
     if stop.is_set():
         raise typer.Exit(0)
     background.start()
@@ -175,6 +187,12 @@ def _seed_flows(db: Database, settings: Settings) -> None:
         report = seed_flows(session, settings)
     for name in report.created:
         console.print(f"[green]✓[/green] flow {name} seeded")
+
+
+def _valid_worker_name(name: str) -> bool:
+    import re
+
+    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,79}", name) is not None
 
 
 def _load_demo(db: Database) -> None:

@@ -65,7 +65,8 @@ def recorder() -> Recorder:
 
 
 def dispatcher(db: Database, registry: SubscriberRegistry, worker: str = "w1") -> OutboxDispatcher:
-    return OutboxDispatcher(db, worker_id=worker, registry=registry)
+    # No jitter: the retry is due exactly ``backoff(attempts)`` later.
+    return OutboxDispatcher(db, worker_id=worker, registry=registry, jitter=lambda: 1.0)
 
 
 class TestTransactionalEmit:

@@ -5,29 +5,42 @@ re-runs a subscriber that already succeeded, and the unique ``(event_id, subscri
 two workers racing on the same event (an expired lease) deliver it once. Claiming uses
 ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers at ``BEGIN
 IMMEDIATE`` so the conditional lease update is enough there.
+
+A failing subscriber is retried with exponential backoff and jitter; its failed attempts are
+counted per subscriber in ``outbox_failures``. After ``max_attempts`` failures that subscriber's
+delivery is *dead* (never retried by itself); when every subscriber still owed the event is dead,
+the event is dead too and the admin feed says so, once per death. ``POST
+/admin/outbox/events/:id/retry`` (``platform.outbox_admin``) re-arms it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import re
 import threading
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from atelier.platform import clock, outbox
+from atelier.platform import clock, metrics, outbox
 from atelier.platform.db import Database
-from atelier.platform.models import OutboxDelivery, OutboxEvent
+from atelier.platform.identity import WorkerIdentity
+from atelier.platform.models import OutboxDelivery, OutboxEvent, OutboxFailure
 from atelier.platform.outbox import Event, Subscriber, SubscriberRegistry
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
+# 15 attempts: 2 s doubling to the 1 h cap, then hourly: a delivery is parked after about
+# three to four hours of failures (jitter shortens each wait by up to half).
+DEFAULT_MAX_ATTEMPTS = 15
+FEED_KIND_DEAD = "outbox_event_dead"
 _ERROR_LIMIT = 2000
 # Credentials embedded in URLs (``scheme://user:password@host``) never reach the table.
 _URL_CREDENTIALS = re.compile(r"(\w+://[^:/\s@]+):[^@\s]+@")
@@ -37,6 +50,17 @@ def backoff(attempts: int) -> timedelta:
     """Delay before retry number ``attempts`` (1-based): 2, 4, 8 ... seconds, capped at 1 h."""
     seconds = 2 ** min(max(attempts, 1), 12)
     return min(timedelta(seconds=seconds), MAX_BACKOFF)
+
+
+def retry_delay(attempts: int, jitter: Callable[[], float] = random.random) -> timedelta:
+    """``backoff`` with equal jitter: half of it, plus a random share of the other half.
+
+    Spreads the retries of events that failed together (a provider outage) over time, while a
+    retry still waits at least half the nominal backoff.
+    """
+    nominal = backoff(attempts)
+    share = min(max(jitter(), 0.0), 1.0)
+    return nominal / 2 + nominal / 2 * share
 
 
 def describe_error(subscriber: str, exc: BaseException) -> str:
@@ -55,8 +79,12 @@ class SubscriberFailed(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    delivered: bool
-    errors: list[str]
+    # subscriber name -> error text, for the subscribers that failed this round
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[str]:
+        return list(self.failures.values())
 
 
 class OutboxDispatcher:
@@ -71,13 +99,19 @@ class OutboxDispatcher:
         batch_size: int = 50,
         lease: timedelta = timedelta(seconds=60),
         poll_interval: float = 1.0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
         self.db = db
         self.worker_id = worker_id
         self.registry = registry
         self.batch_size = batch_size
         self.lease = lease
         self.poll_interval = poll_interval
+        self.max_attempts = max_attempts
+        self.jitter = jitter
         # Subscriber errors seen since the last drain() started (``last_error`` texts).
         self.failures: list[str] = []
 
@@ -97,6 +131,7 @@ class OutboxDispatcher:
                 )
                 .where(
                     OutboxEvent.delivered_at.is_(None),
+                    OutboxEvent.dead_at.is_(None),
                     OutboxEvent.available_at <= now,
                     or_(OutboxEvent.locked_until.is_(None), OutboxEvent.locked_until <= now),
                 )
@@ -114,6 +149,7 @@ class OutboxDispatcher:
                 .where(
                     OutboxEvent.id.in_(ids),
                     OutboxEvent.delivered_at.is_(None),
+                    OutboxEvent.dead_at.is_(None),
                     or_(OutboxEvent.locked_until.is_(None), OutboxEvent.locked_until <= now),
                 )
                 .values(locked_until=now + self.lease, locked_by=self.worker_id)
@@ -138,15 +174,56 @@ class OutboxDispatcher:
             if row.id in leased
         ]
 
+    def reclaim_stale_leases(self, identity: WorkerIdentity) -> int:
+        """Release leases left by dead earlier runs of this worker (see ``platform.identity``).
+
+        Returns how many events became claimable again. Called once when a worker starts.
+        """
+        now = clock.now()
+        with self.db.session(write=True) as session:
+            holders = session.scalars(
+                select(OutboxEvent.locked_by)
+                .where(
+                    OutboxEvent.delivered_at.is_(None),
+                    OutboxEvent.locked_until > now,
+                    OutboxEvent.locked_by.startswith(f"{identity.name}:", autoescape=True),
+                )
+                .distinct()
+            ).all()
+            stale = sorted({h for h in holders if h is not None and identity.is_stale(h)})
+            if not stale:
+                return 0
+            result = session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.locked_by.in_(stale), OutboxEvent.delivered_at.is_(None))
+                .values(locked_until=None, locked_by=None)
+                .execution_options(synchronize_session=False)
+            )
+            released = int(getattr(result, "rowcount", 0) or 0)
+        log.info(
+            "stale leases reclaimed",
+            extra={"worker_id": self.worker_id, "holders": stale, "events": released},
+        )
+        return released
+
     # --- delivering --------------------------------------------------------------------------
 
-    def _delivered_subscribers(self, event_id: str) -> set[str]:
+    def _settled_subscribers(self, event_id: str) -> set[str]:
+        """Subscribers that need no run: delivered, or parked dead."""
         with self.db.session(write=False) as session:
-            return set(
+            delivered = set(
                 session.scalars(
                     select(OutboxDelivery.subscriber).where(OutboxDelivery.event_id == event_id)
                 )
             )
+            dead = set(
+                session.scalars(
+                    select(OutboxFailure.subscriber).where(
+                        OutboxFailure.event_id == event_id, OutboxFailure.dead_at.is_not(None)
+                    )
+                )
+            )
+        return delivered | dead
 
     def _deliver_one(self, event: Event, sub: Subscriber) -> str | None:
         """Run one subscriber with its delivery record; None on success, else the error."""
@@ -161,6 +238,7 @@ class OutboxDispatcher:
                 return None
             sub.handler(session, event)
             session.commit()
+            metrics.OUTBOX_SUBSCRIBER_RUNS.labels(sub.name, "delivered").inc()
             return None
         except Exception as exc:
             with contextlib.suppress(Exception):  # the connection itself may be gone
@@ -170,43 +248,80 @@ class OutboxDispatcher:
                 exc_info=True,
                 extra={"event_id": event.id, "event_name": event.name, "subscriber": sub.name},
             )
+            metrics.OUTBOX_SUBSCRIBER_RUNS.labels(sub.name, "failed").inc()
             return describe_error(sub.name, exc)
         finally:
             session.close()
 
     def _process(self, event: Event) -> _Outcome:
         subscribers = self.registry.for_event(event.name)
-        done = self._delivered_subscribers(event.id) if subscribers else set()
-        errors: list[str] = []
+        settled = self._settled_subscribers(event.id) if subscribers else set()
+        failures: dict[str, str] = {}
         for sub in subscribers:
-            if sub.name in done:
+            if sub.name in settled:
                 continue
             error = self._deliver_one(event, sub)
             if error is not None:
-                errors.append(error)
-        return _Outcome(delivered=not errors, errors=errors)
+                failures[sub.name] = error
+        return _Outcome(failures)
 
-    def _finish(self, event: Event, outcome: _Outcome) -> None:
+    def _finish(self, event: Event, outcome: _Outcome) -> str:
+        """Record the round under the event's row lock: ``delivered``, ``retry``, ``dead``.
+
+        Returns ``skipped`` when another worker already settled the event.
+        """
         now = clock.now()
-        values: dict[str, Any]
-        if outcome.delivered:
-            values = {"delivered_at": now, "locked_until": None, "locked_by": None}
-        else:
-            attempts = event.attempts + 1
-            values = {
-                "attempts": attempts,
-                "last_error": "\n".join(outcome.errors)[:_ERROR_LIMIT],
-                "available_at": now + backoff(attempts),
-                "locked_until": None,
-                "locked_by": None,
-            }
         with self.db.session(write=True) as session:
-            session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id == event.id, OutboxEvent.delivered_at.is_(None))
-                .values(**values)
-                .execution_options(synchronize_session=False)
+            row = session.scalars(
+                select(OutboxEvent).where(OutboxEvent.id == event.id).with_for_update()
+            ).one_or_none()
+            if row is None or row.delivered_at is not None or row.dead_at is not None:
+                return "skipped"
+            failures = {
+                f.subscriber: f
+                for f in session.scalars(
+                    select(OutboxFailure).where(OutboxFailure.event_id == event.id)
+                )
+            }
+            for name, error in outcome.failures.items():
+                failure = failures.get(name)
+                if failure is None:
+                    failure = OutboxFailure(
+                        event_id=event.id, subscriber=name, attempts=0, first_failed_at=now
+                    )
+                    session.add(failure)
+                    failures[name] = failure
+                failure.attempts += 1
+                failure.last_error = error
+                failure.last_failed_at = now
+                if failure.attempts >= self.max_attempts:
+                    failure.dead_at = now
+            delivered = set(
+                session.scalars(
+                    select(OutboxDelivery.subscriber).where(OutboxDelivery.event_id == event.id)
+                )
             )
+            owed = {s.name for s in self.registry.for_event(event.name)} - delivered
+            # A subscriber no longer registered is owed nothing, whatever its failures say.
+            dead = {n for n in owed if n in failures and failures[n].dead_at is not None}
+            waiting = owed - dead
+            row.locked_until = None
+            row.locked_by = None
+            if not waiting and not dead:
+                row.delivered_at = now
+                return "delivered"
+            row.attempts += 1
+            if not waiting:
+                row.dead_at = now
+                row.last_error = "\n".join(failures[n].last_error or n for n in sorted(dead))[
+                    :_ERROR_LIMIT
+                ]
+                _announce_death(session, row, sorted(dead), now)
+                return "dead"
+            row.last_error = "\n".join(outcome.errors)[:_ERROR_LIMIT] or row.last_error
+            worst = max((failures[n].attempts for n in waiting if n in failures), default=1)
+            row.available_at = now + retry_delay(worst, self.jitter)
+            return "retry"
 
     def run_once(self) -> int:
         """Claim and process one batch; returns how many events were processed."""
@@ -221,17 +336,28 @@ class OutboxDispatcher:
                 )
                 return index
             outcome = self._process(event)
-            self._finish(event, outcome)
+            result = self._finish(event, outcome)
             self.failures.extend(outcome.errors)
-            if outcome.delivered:
+            if result != "skipped":
+                metrics.OUTBOX_EVENTS_FINISHED.labels(result).inc()
+            if result == "delivered":
                 log.debug("event delivered", extra={"event_id": event.id})
-            else:
+            elif result == "retry":
                 log.info(
                     "event delivery failed; will retry",
                     extra={
                         "event_id": event.id,
                         "event_name": event.name,
                         "attempts": event.attempts + 1,
+                    },
+                )
+            elif result == "dead":
+                log.warning(
+                    "event dead: attempts exhausted",
+                    extra={
+                        "event_id": event.id,
+                        "event_name": event.name,
+                        "failed_subscribers": sorted(outcome.failures),
                     },
                 )
         return len(events)
@@ -269,3 +395,25 @@ class OutboxDispatcher:
             wake.wait(self.poll_interval)
             wake.clear()
         log.info("dispatcher stopped", extra={"worker_id": self.worker_id})
+
+
+def _announce_death(session: Session, row: OutboxEvent, dead: list[str], now: datetime) -> None:
+    """One admin feed entry per death of an event (a revived event that dies again gets one
+    more), written in the transaction that marks it dead."""
+    # Imported here: notifications is a domain package; platform must not need it at import.
+    from atelier.notifications.feed import add_feed_entry
+
+    add_feed_entry(
+        session,
+        kind=FEED_KIND_DEAD,
+        title=f"Event {row.name} could not be delivered",
+        body=row.last_error,
+        data={
+            "event_id": row.id,
+            "event_name": row.name,
+            "subscribers": dead,
+            "attempts": row.attempts,
+            "dead_at": now.isoformat(),
+        },
+        dedup_key=f"outbox:{row.id}:dead:{row.manual_retries}",
+    )

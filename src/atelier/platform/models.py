@@ -27,10 +27,15 @@ class AdminUser(TimestampMixin, Base):
 
 
 class OutboxEvent(Base):
-    """A domain event written in the same transaction as the change it announces."""
+    """A domain event written in the same transaction as the change it announces.
+
+    Its state is derived from the columns: ``delivered`` (``delivered_at``), ``dead`` (every
+    subscriber still owed it used up its attempts: ``dead_at``), ``failing`` (``attempts`` > 0,
+    a retry is scheduled at ``available_at``) or ``pending``.
+    """
 
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_due", "delivered_at", "available_at"),)
+    __table_args__ = (Index("ix_outbox_events_due", "delivered_at", "dead_at", "available_at"),)
 
     id: Mapped[str] = id_column("evt")
     name: Mapped[str] = mapped_column(String(120), index=True)
@@ -42,6 +47,17 @@ class OutboxEvent(Base):
     locked_by: Mapped[str | None] = mapped_column(String(120))
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    dead_at: Mapped[datetime | None]
+    # Admin retries that revived the event from ``dead`` (keys the feed entry of each death).
+    manual_retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    @property
+    def state(self) -> str:
+        if self.delivered_at is not None:
+            return "delivered"
+        if self.dead_at is not None:
+            return "dead"
+        return "failing" if self.attempts > 0 else "pending"
 
 
 class OutboxDelivery(Base):
@@ -54,6 +70,27 @@ class OutboxDelivery(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
     subscriber: Mapped[str] = mapped_column(String(200))
     delivered_at: Mapped[datetime] = created_at_column()
+
+
+class OutboxFailure(Base):
+    """Failed attempts of one subscriber on one event: its count, last error and dead state.
+
+    Written by the dispatcher after the subscriber's transaction rolled back (success is only
+    ever recorded in ``outbox_deliveries``); both writers (dispatcher, admin retry) lock the
+    event row first, so the row is never updated by two at once.
+    """
+
+    __tablename__ = "outbox_failures"
+    __table_args__ = (UniqueConstraint("event_id", "subscriber"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    subscriber: Mapped[str] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    first_failed_at: Mapped[datetime]
+    last_failed_at: Mapped[datetime]
+    dead_at: Mapped[datetime | None]
 
 
 class ScheduledSlot(Base):

@@ -87,6 +87,11 @@ def emit(
     return row
 
 
+def mark_dirty(session: Session) -> None:
+    """Wake in-process dispatchers after this session commits (e.g. an event was re-armed)."""
+    session.info[OUTBOX_DIRTY] = True
+
+
 _wakeups: list[Callable[[], None]] = []
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import Insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from atelier.platform import clock
+from atelier.platform import clock, metrics
 from atelier.platform.db import Database
 from atelier.platform.models import ScheduledSlot
 from atelier.platform.settings import Settings
@@ -155,10 +155,12 @@ def run_slot(db: Database, job: Job, slot: datetime, worker_id: str) -> bool:
             update(ScheduledSlot).where(ScheduledSlot.id == slot_id).values(finished_at=clock.now())
         )
         session.commit()
+        metrics.SCHEDULER_JOB_RUNS.labels(job.name, "succeeded").inc()
         log.info("job finished", extra={"job": job.name, "slot": slot.isoformat()})
         return True
     except Exception as exc:
         session.rollback()
+        metrics.SCHEDULER_JOB_RUNS.labels(job.name, "failed").inc()
         log.exception("job failed", extra={"job": job.name, "slot": slot.isoformat()})
         error = f"{type(exc).__name__}: {exc}"[:_ERROR_LIMIT]
         with db.session(write=True) as failed:

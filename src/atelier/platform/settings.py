@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     demo_data: bool = False
     worker_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    # Stable worker name for outbox leases (default "<kind>@<hostname>"); see platform/identity.
+    worker_name: str | None = Field(
+        default=None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"
+    )
+    # Failed attempts of one subscriber on one event before the delivery is parked as dead.
+    outbox_max_attempts: int = Field(default=15, ge=1, le=100)
+    # Bearer token for GET /metrics; unset: /metrics answers loopback clients only.
+    metrics_token: SecretStr | None = None
 
     public_base_url: str = "http://127.0.0.1:8000"
     storage_backend: Literal["local", "s3"] = "local"

@@ -7,14 +7,12 @@ processes). Both loops are safe to run on several machines at once.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 
 from atelier.platform import outbox
 from atelier.platform.db import Database
 from atelier.platform.dispatcher import OutboxDispatcher
-from atelier.platform.ids import ulid
+from atelier.platform.identity import WorkerIdentity
 from atelier.platform.loops import BackgroundLoop, registered_loops
 from atelier.platform.outbox import SubscriberRegistry
 from atelier.platform.scheduler import JobRegistry, Scheduler
@@ -24,9 +22,10 @@ from atelier.platform.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def worker_identity(kind: str) -> str:
-    """A readable id for leases and slot claims: ``<kind>@<host>:<pid>:<suffix>``."""
-    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{ulid()[-6:]}"
+def worker_identity(kind: str, name: str | None = None) -> str:
+    """A readable id for leases and slot claims: ``<name>:<pid>:<nonce>``, where the name is
+    ``name`` or ``<kind>@<host>`` (see ``platform.identity``)."""
+    return WorkerIdentity.for_process(kind, name).holder
 
 
 class EmbeddedWorker:
@@ -43,18 +42,21 @@ class EmbeddedWorker:
         run_scheduler: bool = True,
         kind: str = "embedded",
         run_loops: bool = True,
+        name: str | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
-        identity = worker_identity(kind)
+        self.identity = WorkerIdentity.for_process(kind, name or settings.worker_name)
+        holder = self.identity.holder
         self.dispatcher = OutboxDispatcher(
             db,
-            worker_id=identity,
+            worker_id=holder,
             registry=registry,
             poll_interval=settings.worker_poll_interval,
+            max_attempts=settings.outbox_max_attempts,
         )
         self.scheduler = (
-            Scheduler(db, settings, worker_id=identity, jobs=jobs, interval=scheduler_interval)
+            Scheduler(db, settings, worker_id=holder, jobs=jobs, interval=scheduler_interval)
             if run_scheduler
             else None
         )
@@ -93,6 +95,11 @@ class EmbeddedWorker:
     def start(self) -> None:
         if self._threads:
             return
+        try:
+            # A restart must not wait out the leases its dead predecessor left behind.
+            self.dispatcher.reclaim_stale_leases(self.identity)
+        except Exception:
+            log.exception("reclaiming stale leases failed", extra={"worker_id": self.identity.name})
         self._stop.clear()
         outbox.on_events_committed(self.wake)
         self._threads.append(
