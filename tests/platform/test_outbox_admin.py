@@ -9,8 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
 from sqlalchemy.orm import Session
 
 from atelier.platform import outbox
@@ -363,3 +365,40 @@ class TestAccess:
         # Neither call changed anything.
         assert get_event(admin, event_id)["state"] == "dead"
         assert admin.request(method, url).status_code == 200
+
+
+def _outbox_operations(app: FastAPI) -> list[Any]:
+    schema = schemathesis.openapi.from_dict(app.openapi())
+    ops = [result.ok() for result in schema.get_all_operations()]
+    return [op for op in ops if op.path.startswith("/admin/outbox")]
+
+
+class TestFuzz:
+    def test_every_outbox_operation_is_documented(self, app: FastAPI) -> None:
+        assert sorted((op.method.upper(), op.path) for op in _outbox_operations(app)) == [
+            ("GET", "/admin/outbox/events"),
+            ("GET", "/admin/outbox/events/{event_id}"),
+            ("POST", "/admin/outbox/events/{event_id}/retry"),
+        ]
+
+    @pytest.mark.parametrize("index", range(3))
+    def test_generated_requests_never_fail_with_5xx(
+        self, app: FastAPI, admin: TestClient, db: Database, index: int
+    ) -> None:
+        emit_event(db)
+        operation = _outbox_operations(app)[index]
+        failures: list[tuple[str, str, Any, int]] = []
+
+        @settings(
+            max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
+        @given(case=operation.as_strategy())
+        def run(case: Any) -> None:
+            response = admin.request(case.method, case.formatted_path, params=case.query)
+            if response.status_code >= 500:
+                failures.append(
+                    (case.method, case.formatted_path, case.query, response.status_code)
+                )
+
+        run()
+        assert failures == []
