@@ -148,9 +148,12 @@ def worker(
         err.print("[red]--name: 1-80 characters of letters, digits, '.', '_', '@', '-'[/red]")
         raise typer.Exit(2)
     stop = threading.Event()
+    received: list[str] = []
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        console.print(f"{signal.Signals(signum).name}: finishing the current round ...")
+        # No printing here: a handler that writes to stdout while the main thread is inside a
+        # write fails with "reentrant call inside BufferedWriter". The main thread reports it.
+        received.append(signal.Signals(signum).name)
         stop.set()
 
     # Installed first, so a signal during start-up still means a clean stop.
@@ -173,6 +176,7 @@ def worker(
         if not background.running:
             err.print("[red]background threads died[/red]")
             raise typer.Exit(1)
+    console.print(f"{received[0] if received else 'stop'}: finishing the current round ...")
     background.stop()
     db.dispose()
     console.print("[green]✓[/green] worker stopped")

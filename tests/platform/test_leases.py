@@ -286,4 +286,4 @@ class TestKilledProcess:
         output = log_path.read_text()
         assert undelivered(db) == 0, output
         assert "stale leases reclaimed" in output
-        assert "Traceback" not in output
+        assert "Traceback" not in output, output[-3000:]

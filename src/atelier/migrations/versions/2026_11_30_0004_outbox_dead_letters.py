@@ -1,8 +1,8 @@
 """outbox: dead state, per-subscriber failures, admin retries
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-23 09:00:00
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-30 01:00:00
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import atelier.platform.db
 
-revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0002"
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
