@@ -41,9 +41,10 @@ def _app_registry(app: FastAPI) -> CollectorRegistry:
         registry: CollectorRegistry | None = getattr(app.state, "metrics_registry", None)
         if registry is None:
             db: Database = app.state.db
+            settings: Settings = app.state.settings
             registry = CollectorRegistry(auto_describe=False)
             registry.register(_ProcessMetrics())
-            registry.register(DatabaseCollector(db, job_registry))
+            registry.register(DatabaseCollector(db, job_registry, settings))
             app.state.metrics_registry = registry
         return registry
 

@@ -1,7 +1,8 @@
 """Gauges computed at scrape time from the database and this process's connection pool.
 
 One grouped query over the undelivered outbox events (the ``ix_outbox_events_due`` index skips
-the delivered ones) and one index look-up per scheduled job; a scrape costs a few milliseconds.
+the delivered ones) and one index look-up per scheduled job (cron-triggered flows included); a
+scrape costs a few milliseconds.
 These values describe the whole deployment, so every API process reports the same ones: in
 PromQL take ``max``, not ``sum``, across instances.
 """
@@ -22,6 +23,7 @@ from atelier.platform import clock
 from atelier.platform.db import Database
 from atelier.platform.models import OutboxEvent, ScheduledSlot
 from atelier.platform.scheduler import JobRegistry
+from atelier.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,10 @@ OUTBOX_STATES = ("pending", "failing", "dead")
 class DatabaseCollector(Collector):
     """Outbox backlog, scheduler last success per job, connection pool in use."""
 
-    def __init__(self, db: Database, jobs: JobRegistry) -> None:
+    def __init__(self, db: Database, jobs: JobRegistry, settings: Settings) -> None:
         self.db = db
         self.jobs = jobs
+        self.settings = settings
 
     def describe(self) -> Iterable[Metric]:
         # Nothing up front: registering must not query the database.
@@ -115,7 +118,8 @@ class DatabaseCollector(Collector):
             "for a job that has not succeeded within the slot retention (90 days).",
             labels=["job"],
         )
-        for job in sorted(self.jobs.all(), key=lambda j: j.name):
+        # Registered jobs and the ones defined by data (cron-triggered flows).
+        for job in sorted(self.jobs.current(self.db, self.settings), key=lambda j: j.name):
             finished = session.scalar(
                 select(ScheduledSlot.finished_at)
                 .where(

@@ -1,7 +1,7 @@
 """outbox: dead state, per-subscriber failures, admin retries
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30 01:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import atelier.platform.db
 
-revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0003"
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
