@@ -1,7 +1,7 @@
 """outbox: dead state, per-subscriber failures, admin retries
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30 01:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import atelier.platform.db
 
-revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0005"
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
