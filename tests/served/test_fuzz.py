@@ -318,13 +318,6 @@ def test_no_generated_request_answers_5xx(target: Target, role: str, loopback_on
     assert target.api.problems() == []
 
 
-# Last in the module: while the fix is pending its failures leave tracebacks in the log.
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 8: a signed webhook order logs the reserved LogRecord key 'created' (500), "
-    "fix pending",
-)
 def test_signed_order_webhooks_never_answer_5xx(target: Target, loopback_only: None) -> None:
     """The order webhooks with valid signatures over order-shaped JSON, valid or not."""
     failures: list[str] = []

@@ -27,12 +27,6 @@ DELIVERY_TIMEOUT = 150.0
 SCHEMA_NOT_THERE_YET = r"psycopg\.errors\.Undefined(Table|Column)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 8: API processes started together race the migrations and the bootstrap "
-    "admin (UniqueViolation), fix pending",
-)
 def test_two_apis_and_two_workers_start_together_on_an_empty_database(
     make_launcher: Callable[..., Launcher],
 ) -> None:

@@ -18,18 +18,10 @@ RUNS = "/admin/production-runs"
 PARTNER_RUNS = "/partners/production-runs"
 
 
-WEBHOOK = pytest.param(
-    "webhook",
-    marks=pytest.mark.xfail(
-        strict=True,
-        raises=AssertionError,
-        reason="issue 8: the order webhook logs the reserved LogRecord key 'created', fix pending",
-    ),
-)
+WEBHOOK = "webhook"
 
 
-# "admin_api" places the same order through POST /admin/orders, so the rest of the walk gates
-# main while the webhook's logging fix is pending.
+# "admin_api" places the same order through POST /admin/orders: both entries walk the same path.
 @pytest.mark.parametrize("entry", [WEBHOOK, "admin_api"])
 def test_order_to_completed_parent(make_launcher: Callable[..., Launcher], entry: str) -> None:
     launcher = make_launcher("walk")
