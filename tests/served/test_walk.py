@@ -18,12 +18,7 @@ RUNS = "/admin/production-runs"
 PARTNER_RUNS = "/partners/production-runs"
 
 
-WEBHOOK = "webhook"
-
-
-# "admin_api" places the same order through POST /admin/orders: both entries walk the same path.
-@pytest.mark.parametrize("entry", [WEBHOOK, "admin_api"])
-def test_order_to_completed_parent(make_launcher: Callable[..., Launcher], entry: str) -> None:
+def test_order_webhook_to_completed_parent(make_launcher: Callable[..., Launcher]) -> None:
     launcher = make_launcher("walk")
     api = launcher.serve("api").start()
     api.wait_healthy()
@@ -44,9 +39,7 @@ def test_order_to_completed_parent(make_launcher: Callable[..., Launcher], entry
         raw, headers = signed_order(order_body)
 
         def place() -> httpx.Response:
-            if entry == "webhook":
-                return admin.post("/webhooks/orders", content=raw, headers=headers)
-            return admin.post("/admin/orders", json=order_body)
+            return admin.post("/webhooks/orders", content=raw, headers=headers)
 
         order = ok(place(), 201)["order"]
         again = ok(place(), 200)["order"]
