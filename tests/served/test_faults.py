@@ -7,7 +7,8 @@ half applied, stock equals its ledger, and every event reaches every subscriber 
    events.
 
 Both run on SQLite and on PostgreSQL. Counts are bounded (about 100 writes); waits are bounded
-by the outbox lease (60 s: events a killed process had claimed are taken over when it expires).
+by more than the outbox lease (60 s), after which anyone may take over the events a killed
+process had claimed (a restarted process reclaims its own at once).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.served
 
 RUNS = "/admin/production-runs"
 PARTNER_RUNS = "/partners/production-runs"
-# The dispatcher's lease is 60 s; what a killed process had claimed is free after that.
+# More than the dispatcher's 60 s lease, after which what a killed process claimed is free.
 DELIVERY_TIMEOUT = 150.0
 
 
