@@ -1,8 +1,9 @@
 """Scaled out on PostgreSQL: two API processes and two ``atelier worker`` processes started at
 the same moment on an EMPTY database (no schema, no admin). All of them must come up — the
 migrations run once, one bootstrap admin is created — and then a burst of orders from both
-ports (some external ids sent to both at once) is stored once each and every event is delivered
-to each of its subscribers exactly once."""
+ports, signed webhooks on one and the admin API on the other (some external ids sent to both at
+once), is stored once each and every event is delivered to each of its subscribers exactly
+once."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.served.support import (
     burst,
     client,
     ok,
+    signed_order,
 )
 
 pytestmark = [pytest.mark.served, pytest.mark.postgres_only]
@@ -58,10 +60,16 @@ def test_two_apis_and_two_workers_start_together_on_an_empty_database(
                 ],
             }
             http = (first, second)[port]
+            if port == 1:
+                # The second port gets the shop's signed webhook, the first the admin API.
+                raw, headers = signed_order(body)
+                return f"{external_id}@{port}", lambda _: http.post(
+                    "/webhooks/orders", content=raw, headers=headers
+                )
             return f"{external_id}@{port}", lambda _: http.post("/admin/orders", json=body)
 
         jobs = [order(f"scaled-{n}", n % 2) for n in range(60)]
-        # The same delivery sent to both ports at once: one order, one 201.
+        # The same order sent to both ports at once (webhook and admin API): one order, one 201.
         jobs += [order(f"raced-{n}", port) for n in range(15) for port in (0, 1)]
         outcomes = burst(first, jobs, concurrency=10)
         statuses = {key: o.status for key, o in outcomes.items()}
