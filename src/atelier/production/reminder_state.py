@@ -7,8 +7,8 @@ cadence, cap) belong to ``atelier.reminders``; this module only reads and writes
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -64,9 +64,23 @@ class ReminderCandidate:
     state: ReminderState | None
 
 
-def reminder_candidates(session: Session) -> Iterator[ReminderCandidate]:
-    """Every active run with a partner-side bucket (plus runs parked by reminders)."""
-    for row in repository.reminder_candidates(session):
+@dataclass
+class ReminderPass:
+    """One discoverer read: counts per (category, bucket) and the overdue/parked runs."""
+
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    candidates: list[ReminderCandidate] = field(default_factory=list)
+
+
+def reminder_candidates(session: Session, cutoffs: dict[str, datetime]) -> ReminderPass:
+    """Every active run categorised by the database (one statement); the overdue and parked
+    ones in full with their state. ``cutoffs`` maps a bucket to the moment before which its
+    stall began for the run to be overdue."""
+    found = ReminderPass()
+    for row in repository.reminder_candidates(session, cutoffs):
+        if row.n is not None:
+            found.counts[(row.category, row.bucket)] = int(row.n)
+            continue
         state = None
         if row.state_id is not None:
             state = ReminderState(
@@ -81,23 +95,26 @@ def reminder_candidates(session: Session) -> Iterator[ReminderCandidate]:
                 escalations=row.escalations or 0,
                 parked_at=row.parked_at,
             )
-        yield ReminderCandidate(
-            id=row.id,
-            partner_id=row.partner_id,
-            design_id=row.design_id,
-            status=row.status,
-            quantity=row.quantity,
-            produced_quantity=row.produced_quantity,
-            created_at=row.created_at,
-            dispatch_completed_at=row.dispatch_completed_at,
-            accepted_at=row.accepted_at,
-            started_at=row.started_at,
-            last_activity_at=row.last_activity_at,
-            on_hold=bool(row.on_hold),
-            waiting_on_dependencies=bool(row.waiting_on_dependencies),
-            bucket=row.bucket,
-            state=state,
+        found.candidates.append(
+            ReminderCandidate(
+                id=row.id,
+                partner_id=row.partner_id,
+                design_id=row.design_id,
+                status=row.status,
+                quantity=row.quantity,
+                produced_quantity=row.produced_quantity,
+                created_at=row.created_at,
+                dispatch_completed_at=row.dispatch_completed_at,
+                accepted_at=row.accepted_at,
+                started_at=row.started_at,
+                last_activity_at=row.last_activity_at,
+                on_hold=bool(row.on_hold),
+                waiting_on_dependencies=bool(row.waiting_on_dependencies),
+                bucket=row.bucket,
+                state=state,
+            )
         )
+    return found
 
 
 def save_reminder_states(

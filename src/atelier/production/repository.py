@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    Integer,
     Select,
     and_,
     case,
@@ -16,9 +18,11 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    null,
     or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -26,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from atelier.catalog.models import Design
 from atelier.partners.models import Partner
+from atelier.platform.db import UTCDateTime
 from atelier.production.models import ProductionRun, RunReminder
 
 _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
@@ -286,34 +291,97 @@ def _pending_dependencies(session: Session) -> Any:
     return literal_column(sql)
 
 
-def reminder_candidates(session: Session) -> Any:
-    """Every run reminders look at, with its state row for its current bucket: one query over
-    the ``(status, created_at)`` index, no row cap. Parked runs (awaiting reassignment) only
-    when the reminders parked them. Returns a result of rows (iterate once)."""
-    bucket = _bucket_expression()
-    length = (
-        func.jsonb_array_length
-        if session.get_bind().dialect.name == "postgresql"
-        else func.json_array_length
+def _anchor_expression(bucket: Any) -> Any:
+    """When the stall in the run's bucket began (mirrors ``reminders.policy.anchor_of``)."""
+    run = ProductionRun
+    latest_activity = case(
+        (
+            and_(
+                run.last_activity_at.is_not(None),
+                or_(run.started_at.is_(None), run.last_activity_at > run.started_at),
+            ),
+            run.last_activity_at,
+        ),
+        else_=func.coalesce(run.started_at, run.created_at),
     )
-    has_dependencies = func.coalesce(length(ProductionRun.depends_on_run_ids), 0)
+    return case(
+        (bucket == "assignment_pending", func.coalesce(run.dispatch_completed_at, run.created_at)),
+        (bucket == "not_started", func.coalesce(run.accepted_at, run.created_at)),
+        else_=latest_activity,
+    )
+
+
+_DETAIL = (
+    "id",
+    "partner_id",
+    "design_id",
+    "status",
+    "quantity",
+    "produced_quantity",
+    "created_at",
+    "dispatch_completed_at",
+    "accepted_at",
+    "started_at",
+    "last_activity_at",
+    "on_hold",
+    "waiting_on_dependencies",
+    "state_id",
+    "anchor_at",
+    "count",
+    "attempts",
+    "last_attempt_at",
+    "last_sent_at",
+    "next_due_at",
+    "escalated_at",
+    "escalations",
+    "parked_at",
+)
+
+
+def reminder_candidates(session: Session, cutoffs: dict[str, datetime]) -> Any:
+    """The discoverer's pass: **one statement** over the ``(status, created_at)`` index, no row
+    cap. Every run with a partner-side status (and runs the reminders parked) is put in its
+    bucket and a category — ``no_partner``, ``on_hold``, ``waiting_on_dependencies``,
+    ``not_due`` (its anchor is after ``cutoffs[bucket]``), ``overdue``, ``parked`` — by the
+    database; the result holds one count row per (category, bucket) (``n`` set) and the full
+    row, with its reminder state, of each overdue or parked run (``n`` null). Counting in SQL
+    keeps a pass over 100k active runs from shipping 100k rows to Python."""
+    dialect = session.get_bind().dialect.name
+    run = ProductionRun
+    bucket = _bucket_expression()
+    length = func.jsonb_array_length if dialect == "postgresql" else func.json_array_length
+    has_dependencies = func.coalesce(length(run.depends_on_run_ids), 0)
     waiting = case((has_dependencies > 0, _pending_dependencies(session)), else_=literal(False))
-    stmt = (
+    anchor = _anchor_expression(bucket)
+    cutoff = case(
+        *[(bucket == name, literal(moment, UTCDateTime())) for name, moment in cutoffs.items()],
+        else_=literal(None, UTCDateTime()),
+    )
+    category = case(
+        (run.status == "awaiting_reassignment", "parked"),
+        (run.partner_id.is_(None), "no_partner"),
+        (run.on_hold.is_(True), "on_hold"),
+        (waiting.is_(True), "waiting_on_dependencies"),
+        (anchor > cutoff, "not_due"),
+        else_="overdue",
+    )
+    base = (
         select(
-            ProductionRun.id,
-            ProductionRun.partner_id,
-            ProductionRun.design_id,
-            ProductionRun.status,
-            ProductionRun.quantity,
-            ProductionRun.produced_quantity,
-            ProductionRun.created_at,
-            ProductionRun.dispatch_completed_at,
-            ProductionRun.accepted_at,
-            ProductionRun.started_at,
-            ProductionRun.last_activity_at,
-            ProductionRun.on_hold,
-            waiting.label("waiting_on_dependencies"),
+            category.label("category"),
             bucket.label("bucket"),
+            run.id,
+            run.partner_id,
+            run.design_id,
+            run.status,
+            run.quantity,
+            run.produced_quantity,
+            run.created_at,
+            run.dispatch_completed_at,
+            run.accepted_at,
+            run.started_at,
+            run.last_activity_at,
+            run.on_hold,
+            waiting.label("waiting_on_dependencies"),
             RunReminder.id.label("state_id"),
             RunReminder.anchor_at,
             RunReminder.count,
@@ -327,17 +395,29 @@ def reminder_candidates(session: Session) -> Any:
         )
         .outerjoin(
             RunReminder,
-            and_(RunReminder.run_id == ProductionRun.id, RunReminder.bucket == bucket),
+            and_(RunReminder.run_id == run.id, RunReminder.bucket == bucket),
         )
         .where(
-            ProductionRun.status.in_(REMINDER_STATUSES),
-            or_(
-                ProductionRun.status != "awaiting_reassignment",
-                RunReminder.parked_at.is_not(None),
-            ),
+            run.status.in_(REMINDER_STATUSES),
+            or_(run.status != "awaiting_reassignment", RunReminder.parked_at.is_not(None)),
         )
+        .cte("reminder_runs")
+        .prefix_with("MATERIALIZED")
     )
-    return session.execute(stmt)
+    details = select(
+        base.c.category,
+        base.c.bucket,
+        literal(None, Integer()).label("n"),
+        *[base.c[name] for name in _DETAIL],
+    ).where(base.c.category.in_(("overdue", "parked")))
+    counts = select(
+        base.c.category,
+        base.c.bucket,
+        func.count().label("n"),
+        *[null().label(name) for name in _DETAIL],
+    ).group_by(base.c.category, base.c.bucket)
+    # Core execution on the session's connection: plain rows, no ORM loading machinery.
+    return session.connection().execute(union_all(details, counts))
 
 
 def reminder_states(session: Session, run_id: str) -> Sequence[Any]:

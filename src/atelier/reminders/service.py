@@ -86,10 +86,19 @@ def _state_dict(state: reminder_state.ReminderState | None) -> dict[str, Any] | 
 
 
 def discover(session: Session, now: datetime, thresholds: Thresholds) -> Discovery:
-    """Classify every active run (one query, no row cap); keep the overdue ones."""
+    """Categorise every active run in one statement (no row cap); keep the overdue ones.
+
+    The database counts each category and returns only overdue and parked runs in full; each of
+    those is classified again by ``classify_run`` (the pure, tested decision), which has the
+    last word on whether it is overdue."""
+    cutoffs = {bucket.value: now - thresholds.for_bucket(bucket) for bucket in Bucket}
+    result = reminder_state.reminder_candidates(session, cutoffs)
     found = Discovery()
-    for run in reminder_state.reminder_candidates(session):
-        found.inspected += 1
+    for (category, _bucket), n in result.counts.items():
+        found.inspected += n
+        if category not in ("overdue", "parked"):
+            found.skipped[Skip(category)] += n
+    for run in result.candidates:
         facts = RunFacts(
             status=run.status,
             has_partner=run.partner_id is not None,
@@ -126,7 +135,7 @@ def discover(session: Session, now: datetime, thresholds: Thresholds) -> Discove
         extra={
             "inspected": found.inspected,
             "overdue": len(found.stalled),
-            "skipped": dict(found.skipped),
+            "skipped": {str(k): v for k, v in found.skipped.items()},
         },
     )
     return found
