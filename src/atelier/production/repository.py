@@ -416,8 +416,13 @@ def reminder_candidates(session: Session, cutoffs: dict[str, datetime]) -> Any:
         func.count().label("n"),
         *[null().label(name) for name in _DETAIL],
     ).group_by(base.c.category, base.c.bucket)
+    connection = session.connection()
+    if dialect == "postgresql":
+        # The planner prices the JSON dependency check high enough to switch JIT on, and
+        # compiling the plan costs more than running it (~1.2 s of ~1.6 s over 100k runs).
+        connection.exec_driver_sql("SET LOCAL jit = off")
     # Core execution on the session's connection: plain rows, no ORM loading machinery.
-    return session.connection().execute(union_all(details, counts))
+    return connection.execute(union_all(details, counts))
 
 
 def reminder_states(session: Session, run_id: str) -> Sequence[Any]:
