@@ -25,6 +25,7 @@ from atelier.platform.clock import FrozenClock, SystemClock
 from atelier.platform.db import Base, Database
 from atelier.platform.settings import Settings
 from tests import log_guard
+from tests.live import LiveServer
 
 pytest_plugins = ["pytester"]
 
@@ -157,6 +158,20 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """Anonymous client; entering it runs the lifespan (bootstrap admin)."""
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def live(settings: Settings, database_url: str, client: TestClient) -> Iterator[LiveServer]:
+    """The real app behind a real uvicorn server in a thread (one event loop, one worker-thread
+    pool, as ``atelier serve``), over its own small pool (5 connections + 10 overflow), so a
+    burst of 100 callers exceeds both the pool and the worker threads."""
+    database = Database(database_url, pool_size=5)
+    application = create_app(settings, database=database, start_background=False)
+    try:
+        with LiveServer(application) as server:
+            yield server
+    finally:
+        database.dispose()
 
 
 def bearer(token: str) -> dict[str, str]:

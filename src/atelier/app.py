@@ -14,7 +14,7 @@ from atelier.platform.db import Database
 from atelier.platform.http import install_error_handlers
 from atelier.platform.logging import install_access_log_redaction
 from atelier.platform.metrics import HttpMetrics
-from atelier.platform.middleware import BodySizeLimit, JsonBodyCheck
+from atelier.platform.middleware import BodySizeLimit, JsonBodyCheck, UnhandledErrors
 from atelier.platform.settings import Settings, get_settings, use_settings
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,11 @@ def create_app(
         from atelier.platform.security import use_fast_hashing
 
         use_fast_hashing()
-    db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+    db = database or Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        queue_timeout=settings.db_queue_timeout,
+    )
     run_background = settings.embedded_worker if start_background is None else start_background
 
     @asynccontextmanager
@@ -154,6 +158,8 @@ def create_app(
     )
     # Added last, so it is outermost: it also times and counts what BodySizeLimit refuses.
     app.add_middleware(HttpMetrics)
+    # Added last, so it is the outermost: it sees every exception the handlers left.
+    app.add_middleware(UnhandledErrors)
     # Operations first: flow schemas validate steps against the registry.
     load_operations()
     for name in ROUTER_MODULES:

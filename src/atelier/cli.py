@@ -66,7 +66,11 @@ def _database(settings: Settings) -> Database:
     """The process's database, pooled as ``ATELIER_DB_POOL_SIZE`` says (every command)."""
     from atelier.platform.db import Database
 
-    return Database(settings.database_url, pool_size=settings.db_pool_size)
+    return Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        queue_timeout=settings.db_queue_timeout,
+    )
 
 
 def _load_handlers() -> None:

@@ -6,6 +6,7 @@ import hmac
 import json
 import logging
 import threading
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from atelier.platform.db import Database
 from tests.conftest import assert_problem
 from tests.factories.catalog import create_product
+from tests.live import LiveServer, together
 from tests.orders.test_admin_orders import order_count, placed_events
 
 SECRET = "test-webhook-secret"  # the ``settings`` fixture's webhook secret
@@ -248,6 +250,25 @@ class TestGenericWebhook:
         for t in threads:
             t.join()
         assert sorted(statuses) == [200] * (n - 1) + [201]
+        assert order_count(db) == 1
+        assert len(placed_events(db)) == 1
+
+    def test_a_hundred_simultaneous_redeliveries_make_one_order(
+        self, admin: TestClient, db: Database, live: LiveServer
+    ) -> None:
+        """100 callers through a served app (one event loop, one worker pool)."""
+        product = create_product(admin)
+        payload = {
+            "external_id": "wh-burst",
+            "items": [{"product_id": product["id"], "quantity": 2}],
+        }
+
+        def deliver(_: int) -> int:
+            with live.client() as c:
+                return int(post_signed(c, payload).status_code)
+
+        statuses = together(100, deliver)
+        assert Counter(statuses) == {201: 1, 200: 99}, Counter(map(str, statuses))
         assert order_count(db) == 1
         assert len(placed_events(db)) == 1
 

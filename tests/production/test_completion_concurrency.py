@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from atelier.platform.actors import Actor
 from atelier.platform.db import Database
 from atelier.production import completion, transitions
 from atelier.tasks.models import Task
+from tests.live import LiveServer, together
 from tests.production.lifecycle_helpers import advance, post_ok
 from tests.production.test_completion import Setup, build, finished_goods
 
@@ -138,6 +140,28 @@ class TestConcurrentCompletes:
         drain()
         count, keys = _state(db, s.run.id)
         assert count == 1
+        assert len(keys) == 2
+        assert finished_goods(admin, s.output["id"]) == 10
+        assert finished_goods(admin, s.fabric["id"]) == 93
+
+
+class TestHundredCallers:
+    """100 simultaneous callers through a served app (one event loop, one worker pool)."""
+
+    def test_a_hundred_simultaneous_completes_move_inventory_once(
+        self, app: FastAPI, admin: TestClient, client: TestClient, db: Database, live: LiveServer
+    ) -> None:
+        s = _setup(app, admin, client)
+
+        def complete(_: int) -> int:
+            with live.client(s.run.partner.headers) as c:
+                return c.post(s.run.url("/complete"), json={"produced_quantity": 10}).status_code
+
+        statuses = together(100, complete)
+        assert Counter(statuses) == {200: 1, 409: 99}, Counter(map(str, statuses))
+        count, keys = _state(db, s.run.id)
+        assert count == 1
+        assert f"run_output:{s.run.id}" in keys
         assert len(keys) == 2
         assert finished_goods(admin, s.output["id"]) == 10
         assert finished_goods(admin, s.fabric["id"]) == 93

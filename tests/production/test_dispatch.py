@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from atelier.platform.db import Database
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, bearer
 from tests.factories import catalog
 from tests.factories.runs import split_run
 from tests.factories.tasks import (
@@ -19,6 +20,7 @@ from tests.factories.tasks import (
     run_events,
     run_tasks,
 )
+from tests.live import LiveServer, together
 
 
 @pytest.fixture
@@ -290,6 +292,32 @@ class TestConfirm:
         _dispatch(admin, run["id"])
         body = _confirm(admin, run["id"], template_names=["Cutting", "cutting", "Cutting"]).json()
         assert [t["title"] for t in body["tasks"]] == ["Cutting"]
+
+
+class TestConcurrentConfirm:
+    def test_a_hundred_simultaneous_confirms_dispatch_once(
+        self,
+        admin: TestClient,
+        admin_token: str,
+        db: Database,
+        run: dict[str, Any],
+        templates: dict[str, Any],
+        live: LiveServer,
+    ) -> None:
+        """100 callers through a served app (one event loop, one worker pool)."""
+        assert _dispatch(admin, run["id"]).status_code == 202
+        url = f"/admin/production-runs/{run['id']}/dispatch/confirm"
+
+        def confirm(_: int) -> int:
+            with live.client(bearer(admin_token)) as c:
+                return c.post(url, json={"template_names": ["Stitching"]}).status_code
+
+        statuses = together(100, confirm)
+        assert Counter(statuses) == {200: 1, 409: 99}, Counter(map(str, statuses))
+        assert [t["title"] for t in run_tasks(admin, run["id"])] == ["Stitching"]
+        assert len(run_events(admin, run["id"], "sent_to_partner")) == 1
+        emitted = outbox_payloads(db, "production_run.sent_to_partner", production_run_id=run["id"])
+        assert len(emitted) == 1
 
 
 class TestSendToProduction:

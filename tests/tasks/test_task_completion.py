@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.factories.tasks import (
     run_events,
     run_tasks,
 )
+from tests.live import LiveServer, together
 
 BASE = "/partners/assigned-tasks"
 
@@ -226,6 +228,40 @@ class TestConcurrency:
             thread.join()
         assert errors == []
         assert sorted(results) == [False] * (workers - 1) + [True]
+        assert len(_completed_events(db, run["id"])) == 1
+        assert len(run_events(admin, run["id"], "completed")) == 1
+
+    def test_a_hundred_callers_racing_the_last_finish_complete_once(
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        drain: Callable[[], int],
+        partner: catalog.PartnerHandle,
+        run: dict[str, Any],
+        live: LiveServer,
+    ) -> None:
+        """50 partners' finish of the last task (through a served app) race 50 deliveries of
+        the task-driven completion check; the run completes exactly once."""
+        tasks = run_tasks(admin, run["id"])
+        finish_all_tasks(client, partner.headers, tasks[:-1])
+        last = tasks[-1]
+        client.post(f"{BASE}/{last['id']}/accept", headers=partner.headers)
+
+        def call(i: int) -> int | bool:
+            if i % 2 == 0:
+                with live.client(partner.headers) as c:
+                    return c.post(f"{BASE}/{last['id']}/finish").status_code
+            with db.session() as session:
+                return complete_run_if_tasks_done(session, run["id"])
+
+        results = together(100, call)
+        finishes, deliveries = results[0::2], results[1::2]
+        assert Counter(finishes) == {200: 1, 409: 49}, Counter(map(str, finishes))
+        assert all(isinstance(r, bool) for r in deliveries), deliveries
+        assert deliveries.count(True) <= 1
+        drain()
+        assert _status(admin, run["id"]) == "completed"
         assert len(_completed_events(db, run["id"])) == 1
         assert len(run_events(admin, run["id"], "completed")) == 1
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from atelier.auth.deeplinks import redeem_wa_token
-from atelier.platform.deps import AppSettings, DbSession
+from atelier.platform.deps import AppSettings, WriteDbSession
 from atelier.platform.errors import DomainError, ErrorKind
 from atelier.platform.schemas import OutputSchema
 from atelier.web.shared.session import start_session
@@ -38,7 +38,7 @@ def _wants_json(request: Request) -> bool:
 )
 def wa_auth(
     request: Request,
-    session: DbSession,
+    session: WriteDbSession,
     settings: AppSettings,
     wa_token: Annotated[str, Query(min_length=1, max_length=4096)],
 ) -> Response:

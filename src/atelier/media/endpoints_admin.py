@@ -14,7 +14,13 @@ from atelier.media.endpoints_partner import _UPLOAD_DOC, receive_and_store
 from atelier.media.models import MediaFile
 from atelier.media.schemas import DesignMediaRead, MediaFileList, MediaFileRead
 from atelier.platform.db import Database
-from atelier.platform.deps import AdminPrincipal, AppSettings, DbSession, get_database
+from atelier.platform.deps import (
+    AdminPrincipal,
+    AppSettings,
+    DbSession,
+    get_database,
+    release_admission,
+)
 from atelier.platform.errors import not_found
 from atelier.platform.schemas import OutputSchema
 
@@ -59,8 +65,10 @@ def list_media(
 def _design_exists(session: Session, design_id: str) -> None:
     if session.get(Design, design_id) is None:
         raise not_found("design", design_id)
-    # Release SQLite's write lock before the (possibly slow) upload is read.
+    # Release SQLite's write lock (and the writer admission) before the (possibly slow)
+    # upload is read.
     session.commit()
+    release_admission(session)
 
 
 @router.post(

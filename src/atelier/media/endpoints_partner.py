@@ -25,7 +25,13 @@ from atelier.media.schemas import (
 from atelier.media.storage import LocalStorage, get_storage
 from atelier.media.uploads import UploadReceiver, check_types
 from atelier.platform.db import Database
-from atelier.platform.deps import AppSettings, DbSession, PartnerPrincipal, get_database
+from atelier.platform.deps import (
+    AppSettings,
+    DbSession,
+    PartnerPrincipal,
+    get_database,
+    release_admission,
+)
 from atelier.platform.errors import Invalid
 from atelier.platform.settings import Settings
 
@@ -94,17 +100,26 @@ async def receive_and_store(
         with db.session(write=True) as session:
             return record(session, stored)
 
+    ticket = None
     try:
+        # Admitted like any writer (see platform.admission): the request gave its own
+        # admission back before the upload streamed in.
+        ticket = await db.admission.admit(write=True)
         return await run_in_threadpool(_record)
     except BaseException:
         await run_in_threadpool(service.discard, storage, stored)
         raise
+    finally:
+        if ticket is not None:
+            ticket.release()
 
 
 def _release(session: Session) -> None:
     # End the request transaction now: on SQLite a write transaction holds the database write
-    # lock, which must not stay taken while a phone trickles a 10 MB photo in.
+    # lock, which must not stay taken while a phone trickles a 10 MB photo in; nor may the
+    # request's writer admission.
     session.commit()
+    release_admission(session)
 
 
 @router.post(

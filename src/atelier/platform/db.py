@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.types import TypeDecorator
 
 from atelier.platform import clock
+from atelier.platform.admission import THREADPOOL_TOKENS, Admission
 from atelier.platform.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -119,18 +120,41 @@ class TimestampMixin:
 # Execution option telling the SQLite begin hook to take the write lock up front, so two writers
 # serialise at BEGIN instead of failing with "database is locked" at their first write.
 IMMEDIATE = "atelier_immediate"
+# Connections a pool may open beyond ``pool_size``, as a multiple of it.
+OVERFLOW_FACTOR = 2
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, BEGIN IMMEDIATE for writers) or PostgreSQL."""
+# Seconds a SQLite statement waits for another connection's write lock (busy timeout).
+SQLITE_LOCK_TIMEOUT = 30.0
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    pool_timeout: float = 30.0,
+    lock_timeout: float | None = None,
+) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, BEGIN IMMEDIATE for writers) or PostgreSQL.
+
+    ``pool_timeout``: seconds a checkout waits for a pooled connection. ``lock_timeout``:
+    seconds a statement waits for a lock before it fails (answered 503); by default 30 s on
+    SQLite (its busy timeout) and no limit on PostgreSQL.
+    """
     if url.startswith("sqlite"):
+        busy = SQLITE_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
         pool_args: dict[str, Any] = {}
         if ":memory:" not in url:
-            pool_args = {"pool_size": pool_size, "max_overflow": 2 * pool_size}
+            pool_args = {
+                "pool_size": pool_size,
+                "max_overflow": OVERFLOW_FACTOR * pool_size,
+                "pool_timeout": pool_timeout,
+            }
         engine = create_engine(
             url,
             echo=echo,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": busy},
             **pool_args,
         )
 
@@ -142,7 +166,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -151,35 +175,74 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
+    connect_args: dict[str, Any] = {}
+    if lock_timeout is not None:
+        connect_args["options"] = f"-c lock_timeout={int(lock_timeout * 1000)}"
     return create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=2 * pool_size,
+        max_overflow=OVERFLOW_FACTOR * pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
+        connect_args=connect_args,
     )
+
+
+# Connections the write admission leaves to sessions opened outside requests (the embedded
+# dispatcher and scheduler, streamed exports).
+POOL_RESERVE = 4
+
+
+def _admission_for(engine: Engine, pool_size: int, queue_timeout: float) -> Admission:
+    """One writer at a time on SQLite; on PostgreSQL as many as the pool keeps open."""
+    capacity = pool_size * (1 + OVERFLOW_FACTOR)  # what make_engine lets the pool open
+    sessions = max(1, capacity - POOL_RESERVE)
+    if engine.dialect.name == "sqlite":
+        writers = 1
+    else:
+        writers = max(1, min(pool_size, sessions, THREADPOOL_TOKENS // 2))
+    return Admission(writers=writers, sessions=sessions, timeout=queue_timeout)
 
 
 class Database:
     """Engine plus session factory; one per process (or per test)."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        queue_timeout: float = 30.0,
+        pool_timeout: float = 30.0,
+        lock_timeout: float | None = None,
+    ) -> None:
+        """``queue_timeout``: longest a request waits for admission (``platform.admission``);
+        ``pool_timeout`` and ``lock_timeout``: see :func:`make_engine`."""
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size)
-        self.session_factory: Callable[[], Session] = sessionmaker(
+        self.engine = make_engine(
+            url, pool_size=pool_size, pool_timeout=pool_timeout, lock_timeout=lock_timeout
+        )
+        self.session_factory: sessionmaker[Session] = sessionmaker(
             bind=self.engine, expire_on_commit=False, autoflush=True
         )
+        # Same pool; its transactions start with BEGIN IMMEDIATE on SQLite (see _sqlite_begin).
+        self._write_engine = self.engine.execution_options(**{IMMEDIATE: True})
+        self.admission = _admission_for(self.engine, pool_size, queue_timeout)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     def new_session(self, *, write: bool = False) -> Session:
-        """A session; ``write=True`` takes the SQLite write lock at BEGIN."""
-        session = self.session_factory()
+        """A session; with ``write=True`` its transactions take the SQLite write lock at BEGIN.
+
+        No I/O here: the transaction begins at the session's first statement, in whichever
+        thread runs it.
+        """
         if write and self.is_sqlite:
-            session.connection(execution_options={IMMEDIATE: True})
-        return session
+            return self.session_factory(bind=self._write_engine)
+        return self.session_factory()
 
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:

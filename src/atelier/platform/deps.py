@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio.to_thread
+from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from atelier.platform.actors import Actor, ActorType, Channel
+from atelier.platform.admission import Ticket
 from atelier.platform.db import Database
 from atelier.platform.errors import Forbidden, Unauthorized
 from atelier.platform.models import AdminUser
@@ -32,13 +36,17 @@ async def get_database(request: Request) -> Database:
     return db
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: commit after the response is built, roll back on error."""
-    db: Database = request.app.state.db
-    session = db.new_session(write=request.method not in _SAFE_METHODS)
+# Where a request session keeps its admission ticket (see ``release_admission``).
+_TICKET = "atelier.admission_ticket"
+
+
+def _finish(session: Session, commit: bool) -> None:
+    """Commit (or roll back) and close, in one worker-thread call."""
     try:
-        yield session
-        session.commit()
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise
@@ -46,8 +54,60 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+@asynccontextmanager
+async def _request_session(request: Request, *, write: bool) -> AsyncIterator[Session]:
+    db: Database = request.app.state.db
+    # Waits on the event loop (no thread, no connection) until the database can take it.
+    ticket = await db.admission.admit(write=write)
+    try:
+        session = db.new_session(write=write)  # no I/O: BEGIN happens at the first statement
+        session.info[_TICKET] = ticket
+        commit = False
+        try:
+            yield session
+            commit = True
+        finally:
+            if session.in_transaction():
+                # Shielded: a client that hangs up must not leave the transaction (and on
+                # SQLite the write lock) behind. Like FastAPI's own dependency exits, this
+                # call does not wait for worker-thread capacity.
+                with CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(
+                        _finish, session, commit, limiter=CapacityLimiter(1)
+                    )
+            else:
+                session.close()  # never touched the database: nothing to do off the loop
+    finally:
+        ticket.release()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request, committed before the response is sent.
+
+    Unsafe methods are admitted as writers (on SQLite their transaction takes the write lock
+    at its first statement); GET/HEAD/OPTIONS as readers. See ``platform.admission``.
+    """
+    async with _request_session(request, write=request.method not in _SAFE_METHODS) as session:
+        yield session
+
+
+async def get_write_session(request: Request) -> AsyncIterator[Session]:
+    """A writer's session whatever the method (for the rare GET that writes)."""
+    async with _request_session(request, write=True) as session:
+        yield session
+
+
+def release_admission(session: Session) -> None:
+    """Give back the request's admission early, once its transaction is over (e.g. before a
+    long upload streams in). The session must not touch the database again."""
+    ticket = session.info.pop(_TICKET, None)
+    if isinstance(ticket, Ticket):
+        ticket.release()
+
+
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+WriteDbSession = Annotated[Session, Depends(get_write_session, scope="function")]
 
 
 @dataclass(frozen=True, slots=True)

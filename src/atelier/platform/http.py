@@ -10,8 +10,10 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from atelier.platform.admission import DatabaseBusy
 from atelier.platform.errors import DomainError, ErrorKind
 
 log = logging.getLogger(__name__)
@@ -114,12 +116,71 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("data error on %s %s: %s", request.method, request.url.path, exc.orig)
         return problem(422, "a value is not acceptable to the database", code="invalid_value")
 
+    @app.exception_handler(DatabaseBusy)
+    async def _busy(request: Request, exc: DatabaseBusy) -> JSONResponse:
+        # Expected under a burst bigger than the queue can drain in time: no traceback.
+        log.warning("request not admitted on %s %s: %s", request.method, request.url.path, exc)
+        return _db_busy()
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _pool_timeout(request: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:
+        log.warning("connection pool exhausted on %s %s: %s", request.method, request.url.path, exc)
+        return _db_busy()
+
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
+        if _is_lock_timeout(exc):
+            log.warning(
+                "database lock timeout on %s %s: %s", request.method, request.url.path, exc.orig
+            )
+            return _db_busy()
         log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
-        return problem(503, "the database is busy or unavailable; retry", code="db_unavailable")
+        return problem(
+            503,
+            "the database is unavailable; retry",
+            code="db_unavailable",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "an unexpected error occurred", code="internal_error")
+    # Anything else: ``middleware.UnhandledErrors`` catches it before Starlette's
+    # ServerErrorMiddleware could (which would re-raise to the server after answering: a second
+    # traceback and a dropped connection), logs it once and answers with the handler registered
+    # for ``Exception`` — this one, or a wrapper of it (the web UI's HTML page). Such handlers
+    # must not log the exception again.
+    app.add_exception_handler(Exception, unexpected_error)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """500 problem+json with the request id (the error is logged by ``UnhandledErrors``)."""
+    request_id = getattr(request.state, "request_id", None)
+    return problem(
+        500,
+        "an unexpected error occurred",
+        code="internal_error",
+        extra={"request_id": request_id} if request_id else None,
+    )
+
+
+# Seconds a client is asked to wait after a 503 (busy or unavailable database).
+RETRY_AFTER_SECONDS = "2"
+
+
+def _db_busy() -> JSONResponse:
+    return problem(
+        503,
+        "the database is busy; retry shortly",
+        code="db_busy",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+# PostgreSQL: lock_not_available, serialization_failure, deadlock_detected.
+_BUSY_SQLSTATES = frozenset({"55P03", "40001", "40P01"})
+
+
+def _is_lock_timeout(exc: OperationalError) -> bool:
+    """Contention, not an outage: SQLite's busy timeout ran out ("database is locked"), or
+    PostgreSQL gave up on a lock or chose this transaction as a deadlock victim."""
+    if getattr(exc.orig, "sqlstate", None) in _BUSY_SQLSTATES:
+        return True
+    return "is locked" in str(exc.orig)

@@ -1,16 +1,109 @@
-"""Pure-ASGI middleware: request body size limits and JSON body decoding (before any parsing
-happens in an endpoint)."""
+"""Pure-ASGI middleware: unexpected errors and request ids, request body size limits and JSON
+body decoding (before any parsing happens in an endpoint)."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import logging
+import re
 from email.message import Message as MimeHeader
 from typing import Any
 
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from atelier.platform.ids import new_id
 from atelier.platform.jsonbody import MalformedJson, decode_json_body
 from atelier.platform.schemas import json_input
+
+log = logging.getLogger("atelier.errors")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class UnhandledErrors:
+    """Give every request an id, and turn an exception no handler took into one 500.
+
+    Install it as the outermost middleware of the app. An exception that reaches it is logged
+    once, with its traceback, the request id and the route template, and answered with a
+    problem+json 500 carrying the request id. It is not re-raised: the server then neither logs
+    it a second time nor drops the client's keep-alive connection.
+
+    The id is the client's ``X-Request-ID`` when it is a short token, else a fresh one; it is
+    in ``request.state.request_id`` and echoed in the ``X-Request-ID`` response header.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def tagged_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                MutableHeaders(scope=message).setdefault(REQUEST_ID_HEADER, request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tagged_send)
+        except Exception as exc:
+            route = getattr(scope.get("route"), "path", None) or "(unrouted)"
+            log.exception(
+                "unhandled error on %s %s",
+                scope.get("method", ""),
+                scope.get("path", ""),
+                extra={"request_id": request_id, "route": route},
+            )
+            if started:
+                # Half a response is out; nothing more can be said on this connection (the
+                # server closes it when the app returns without completing the response).
+                return
+            await self._answer(scope, receive, tagged_send, exc, request_id)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, exc: Exception, request_id: str
+    ) -> None:
+        """The app's handler for ``Exception`` answers (it must not log again); without one,
+        or when it fails too, a bare 500 problem+json."""
+        app = scope.get("app")
+        handler = getattr(app, "exception_handlers", {}).get(Exception)
+        if handler is not None:
+            try:
+                response = handler(Request(scope, receive), exc)
+                if inspect.isawaitable(response):
+                    response = await response
+                await response(scope, receive, send)
+                return
+            except Exception:
+                log.exception("the error handler failed", extra={"request_id": request_id})
+        await _problem(
+            send,
+            500,
+            "Internal Server Error",
+            "an unexpected error occurred",
+            "internal_error",
+            request_id=request_id,
+        )
+
+
+def _request_id(scope: Scope) -> str:
+    for key, value in scope.get("headers") or []:
+        if key == b"x-request-id":
+            candidate: str = value.decode("latin-1")
+            if _CLIENT_REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return new_id("req")
 
 
 class _TooLarge(BaseException):

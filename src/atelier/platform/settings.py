@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Longest a request waits for write admission before a 503 (see platform.admission).
+    db_queue_timeout: float = Field(default=30.0, gt=0, le=600)
 
     @field_validator("timezone")
     @classmethod

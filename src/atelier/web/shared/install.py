@@ -154,7 +154,7 @@ async def _http(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # Logged once, with its traceback and request id, by platform.middleware.UnhandledErrors.
     return error_page(request, 500, "Something went wrong on our side. Try again in a moment.")
 
 
