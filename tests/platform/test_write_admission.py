@@ -231,6 +231,27 @@ class TestUnexpectedErrors:
         assert not any("Exception in ASGI application" in r.getMessage() for r in caplog.records)
         assert _notes(db, run.id) == 0  # the transaction was rolled back
 
+    def test_a_web_page_error_is_an_html_page_logged_once(
+        self,
+        client: TestClient,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        from atelier.web.admin import endpoints_session
+
+        def boom(*_: Any, **__: Any) -> Any:
+            raise RuntimeError("bug in a page")
+
+        monkeypatch.setattr(endpoints_session, "safe_next", boom)
+        caplog.set_level(logging.INFO)
+        response = client.get("/app/sign-in")
+        assert response.status_code == 500
+        assert response.headers["content-type"].startswith("text/html")
+        assert "bug in a page" not in response.text
+        with_traceback = [r for r in caplog.records if r.exc_info]
+        assert len(with_traceback) == 1
+        assert with_traceback[0].__dict__["request_id"] == response.headers["X-Request-ID"]
+
     def test_a_client_request_id_is_kept_and_a_bad_one_replaced(self, client: TestClient) -> None:
         kept = client.get("/health", headers={"X-Request-ID": "abc-123.x"})
         assert kept.headers["X-Request-ID"] == "abc-123.x"
