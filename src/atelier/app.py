@@ -158,8 +158,6 @@ def create_app(
     )
     # Added last, so it is outermost: it also times and counts what BodySizeLimit refuses.
     app.add_middleware(HttpMetrics)
-    # Added last, so it is the outermost: it sees every exception the handlers left.
-    app.add_middleware(UnhandledErrors)
     # Operations first: flow schemas validate steps against the registry.
     load_operations()
     for name in ROUTER_MODULES:
@@ -168,6 +166,8 @@ def create_app(
     from atelier.web.shared.install import install_web
 
     install_web(app)
+    # Added last, so it is the outermost: it sees every exception the handlers left.
+    app.add_middleware(UnhandledErrors)
     load_subscribers()
     load_jobs()
     return app

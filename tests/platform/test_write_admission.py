@@ -8,6 +8,8 @@ import asyncio
 import logging
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +25,10 @@ from atelier.platform.db import IMMEDIATE, Database
 from atelier.platform.settings import Settings
 from tests.conftest import assert_problem, bearer
 from tests.live import LiveServer, together
+from tests.media.support import PNG, world
 from tests.production.lifecycle_helpers import Dispatched, dispatched
+from tests.web.portal_support import portal_client
+from tests.web.support import csrf_of
 
 
 def _notes(db: Database, run_id: str) -> int:
@@ -189,6 +194,94 @@ class TestExhaustionIs503:
             assert _notes(db, run.id) == 1
         finally:
             database.dispose()
+
+
+class TestUploadsGiveTheirAdmissionBack:
+    """An upload commits its checks and gives its writer admission back before the body streams
+    in, then is admitted again to record the files: other writers are not held up by a slow
+    phone, and the upload never waits for its own slot (one writer at a time on SQLite)."""
+
+    @pytest.fixture
+    def quick_app(
+        self, settings: Settings, database_url: str, client: TestClient
+    ) -> Iterator[FastAPI]:
+        database = Database(database_url, pool_size=5, queue_timeout=2.0)
+        yield create_app(settings, database=database, start_background=False)
+        database.dispose()
+
+    def test_a_writer_is_admitted_while_an_upload_streams(
+        self,
+        quick_app: FastAPI,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        admin_token: str,
+        settings: Settings,
+    ) -> None:
+        w = world(admin, client, db)
+        boundary = "atelier-test-boundary"
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+            f'filename="slow.png"\r\nContent-Type: image/png\r\n\r\n'
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        half = len(PNG) // 2
+        note_done = threading.Event()
+
+        def body() -> Iterator[bytes]:
+            yield head + PNG[:half]
+            note_done.wait(60)  # the phone pauses mid-photo until another writer got through
+            yield PNG[half:] + tail
+
+        with LiveServer(quick_app) as server:
+            uploaded: list[int] = []
+
+            def upload() -> None:
+                with server.client(w.partner.headers) as c:
+                    response = c.post(
+                        f"/partners/production-runs/{w.run_id}/media",
+                        content=body(),
+                        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+                    )
+                    uploaded.append(response.status_code)
+
+            uploader = threading.Thread(target=upload)
+            uploader.start()
+            try:
+                # Wait until the server is writing the photo to its spool file: the upload has
+                # passed its checks and is streaming.
+                spool = Path(settings.storage_dir) / ".incoming"
+                for _ in range(1200):
+                    if spool.is_dir() and any(spool.iterdir()):
+                        break
+                    threading.Event().wait(0.05)
+                assert spool.is_dir() and any(spool.iterdir())
+                with server.client(bearer(admin_token)) as c:
+                    url = f"/admin/production-runs/{w.run_id}/notes"
+                    response = c.post(url, json={"note": "while uploading"})
+                assert response.status_code == 201, response.text
+            finally:
+                note_done.set()
+                uploader.join(120)
+        assert uploaded == [201]
+
+    def test_a_portal_photo_upload_is_recorded(
+        self, quick_app: FastAPI, admin: TestClient, client: TestClient, db: Database
+    ) -> None:
+        w = world(admin, client, db)
+        browser = portal_client(quick_app, w.partner)
+        page = browser.get(f"/portal/runs/{w.run_id}")
+        assert page.status_code == 200, page.text
+        response = browser.post(
+            f"/portal/runs/{w.run_id}/photos",
+            params={"csrf_token": csrf_of(page.text)},
+            files=[("files", ("front.png", PNG, "image/png"))],
+        )
+        assert response.status_code == 303, response.text
+        assert quick_app.state.db.admission.writers.in_use == 0
+        files = admin.get("/admin/media", params={"production_run_id": w.run_id})
+        assert files.status_code == 200, files.text
+        assert len(files.json()["media_files"]) == 1
 
 
 class TestUnexpectedErrors:

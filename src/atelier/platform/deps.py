@@ -38,6 +38,7 @@ async def get_database(request: Request) -> Database:
 
 # Where a request session keeps its admission ticket (see ``release_admission``).
 _TICKET = "atelier.admission_ticket"
+_READ_BIND = "atelier.read_bind"
 
 
 def _finish(session: Session, commit: bool) -> None:
@@ -62,6 +63,7 @@ async def _request_session(request: Request, *, write: bool) -> AsyncIterator[Se
     try:
         session = db.new_session(write=write)  # no I/O: BEGIN happens at the first statement
         session.info[_TICKET] = ticket
+        session.info[_READ_BIND] = db.engine
         commit = False
         try:
             yield session
@@ -98,11 +100,15 @@ async def get_write_session(request: Request) -> AsyncIterator[Session]:
 
 
 def release_admission(session: Session) -> None:
-    """Give back the request's admission early, once its transaction is over (e.g. before a
-    long upload streams in). The session must not touch the database again."""
+    """Give back the request's admission early, once its transaction is committed (e.g. before
+    a long upload streams in). The session may still read afterwards (a plain ``BEGIN``, no
+    write lock); a write needs a new admission (``db.admission.admit``)."""
     ticket = session.info.pop(_TICKET, None)
     if isinstance(ticket, Ticket):
         ticket.release()
+    read_bind = session.info.pop(_READ_BIND, None)
+    if read_bind is not None and not session.in_transaction():
+        session.bind = read_bind
 
 
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]

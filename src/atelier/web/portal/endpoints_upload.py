@@ -17,7 +17,7 @@ from atelier.media import service as media
 from atelier.media.endpoints_partner import receive_and_store
 from atelier.media.models import MediaFile
 from atelier.platform.db import Database
-from atelier.platform.deps import AppSettings, DbSession, get_database
+from atelier.platform.deps import AppSettings, DbSession, get_database, release_admission
 from atelier.platform.errors import DomainError
 from atelier.platform.http import KIND_STATUS
 from atelier.web.portal.common import portal_router, translator
@@ -47,8 +47,10 @@ async def upload_photos(
 
     def _check() -> None:
         media.check_can_upload(session, run_id, partner_id)
-        # End the request transaction: no database lock while a phone sends a photo.
+        # End the request transaction: no database lock (nor writer admission) while a phone
+        # sends a photo.
         session.commit()
+        release_admission(session)
 
     def _record(s: Session, stored: list[media.StoredFile]) -> list[MediaFile]:
         return media.record_run_uploads(s, run_id, partner_id, stored, actor)
