@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from atelier import __version__
+from atelier.partners.service import partner_account
+from atelier.platform.accounts import use_partner_accounts
 from atelier.platform.db import Database
 from atelier.platform.http import install_error_handlers
 from atelier.platform.logging import install_access_log_redaction
@@ -51,14 +53,15 @@ ROUTER_MODULES: list[str] = [
     "atelier.tasks.endpoints_admin",
     "atelier.tasks.endpoints_partner",
     "atelier.flows.endpoints",
+    "atelier.production.endpoints_task_work",
 ]
 
 # Modules that register outbox subscribers when imported.
 SUBSCRIBER_MODULES: list[str] = [
-    "atelier.tasks.subscribers",
     "atelier.production.subscribers",
     "atelier.notifications.subscribers",
     "atelier.flows.subscribers",
+    "atelier.notifications.feed_subscribers",
 ]
 
 # Modules that register scheduled jobs (``@scheduled_job``) when imported.
@@ -148,6 +151,7 @@ def create_app(
     app.state.db = db
     # Deep-link tokens travel in query strings; uvicorn's access log prints the full URL.
     install_access_log_redaction()
+    use_partner_accounts(partner_account)
     install_error_handlers(app)
     # Added first, so it runs inside BodySizeLimit (which bounds what it buffers).
     app.add_middleware(JsonBodyCheck)

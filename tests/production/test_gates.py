@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,10 +10,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from atelier.audit.models import RunEvent
+from atelier.notifications.feed_subscribers import feed_gate_overdue
 from atelier.notifications.models import AdminFeedEntry
 from atelier.platform.clock import FrozenClock
 from atelier.platform.db import Database
 from atelier.platform.models import OutboxEvent
+from atelier.platform.outbox import Event
 from atelier.platform.scheduler import JobRegistry, run_due_jobs
 from atelier.platform.settings import Settings, get_settings
 from atelier.production.gates import Gate, next_gate
@@ -28,6 +31,8 @@ from tests.factories.catalog import PartnerHandle
 from tests.factories.tasks import dispatched_run
 from tests.media.support import admin_headers, load_run, relogin
 
+OVERDUE = "production_run.gate_overdue"
+OVERDUE_ENTRY = AdminFeedEntry.kind == OVERDUE
 TIMEOUT = timedelta(days=23)
 PAST_DEADLINE = TIMEOUT + timedelta(minutes=1)
 T = datetime(2026, 1, 1, tzinfo=UTC)
@@ -156,7 +161,12 @@ class TestSweeper:
         assert load_run(db, run["id"]).overdue_gate is None
 
     def test_flags_once_per_gate_and_never_cancels(
-        self, admin: TestClient, client: TestClient, db: Database, clock: FrozenClock
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        clock: FrozenClock,
+        drain: Callable[[], int],
     ) -> None:
         _, run = _partner_and_run(admin, client)
         clock.advance(PAST_DEADLINE)
@@ -174,11 +184,20 @@ class TestSweeper:
         assert events[0].actor_type == "scheduler"
         assert events[0].data["gate"] == "accept"
         assert events[0].data["deadline"] == row.gate_deadline_at.isoformat()  # type: ignore[union-attr]
-        assert _count(db, AdminFeedEntry, AdminFeedEntry.production_run_id == run["id"]) == 1
+        drain()
+        assert (
+            _count(db, AdminFeedEntry, OVERDUE_ENTRY, AdminFeedEntry.production_run_id == run["id"])
+            == 1
+        )
         assert _count(db, OutboxEvent, OutboxEvent.name == "production_run.gate_overdue") == 1
 
     def test_after_the_partner_acts_the_next_gate_is_armed(
-        self, admin: TestClient, client: TestClient, db: Database, clock: FrozenClock
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        clock: FrozenClock,
+        drain: Callable[[], int],
     ) -> None:
         partner, run = _partner_and_run(admin, client)
         clock.advance(PAST_DEADLINE)
@@ -195,10 +214,16 @@ class TestSweeper:
         clock.advance(PAST_DEADLINE)
         assert _sweep(db, clock.now()) == 1
         assert sorted(e.data["gate"] for e in _overdue_events(db, run["id"])) == ["accept", "start"]
-        assert _count(db, AdminFeedEntry) == 2
+        drain()
+        assert _count(db, AdminFeedEntry, OVERDUE_ENTRY) == 2
 
     def test_batches_commit_one_by_one(
-        self, admin: TestClient, client: TestClient, db: Database, clock: FrozenClock
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        clock: FrozenClock,
+        drain: Callable[[], int],
     ) -> None:
         runs = [_partner_and_run(admin, client)[1] for _ in range(5)]
         clock.advance(PAST_DEADLINE)
@@ -210,7 +235,8 @@ class TestSweeper:
             session.close()
         assert flagged == 5
         assert all(load_run(db, r["id"]).overdue_gate == "accept" for r in runs)
-        assert _count(db, AdminFeedEntry) == 5
+        drain()
+        assert _count(db, AdminFeedEntry, OVERDUE_ENTRY) == 5
         assert _sweep(db, clock.now()) == 0
 
     def test_terminal_runs_are_not_flagged(
@@ -222,7 +248,12 @@ class TestSweeper:
         assert _sweep(db, clock.now()) == 0
 
     def test_concurrent_sweepers_flag_once(
-        self, admin: TestClient, client: TestClient, db: Database, clock: FrozenClock
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        clock: FrozenClock,
+        drain: Callable[[], int],
     ) -> None:
         runs = [_partner_and_run(admin, client)[1] for _ in range(3)]
         clock.advance(PAST_DEADLINE)
@@ -251,7 +282,8 @@ class TestSweeper:
         assert sum(totals) == 3
         for run in runs:
             assert len(_overdue_events(db, run["id"])) == 1
-        assert _count(db, AdminFeedEntry) == 3
+        drain()
+        assert _count(db, AdminFeedEntry, OVERDUE_ENTRY) == 3
         assert _count(db, OutboxEvent, OutboxEvent.name == "production_run.gate_overdue") == 3
 
     def test_runs_as_a_scheduled_job_once_per_slot(
@@ -275,34 +307,51 @@ class TestSweeper:
 
 class TestAdminFeed:
     def _overdue_world(
-        self, admin: TestClient, client: TestClient, db: Database, clock: FrozenClock
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        clock: FrozenClock,
+        drain: Callable[[], int],
     ) -> None:
         for _ in range(3):
             _partner_and_run(admin, client)
             clock.advance(timedelta(minutes=1))
         clock.advance(PAST_DEADLINE)
         assert _sweep(db, clock.now()) == 3
+        drain()  # the feed entries are subscribers of production_run.gate_overdue
 
     def test_lists_newest_first_with_pagination(
-        self, admin: TestClient, client: TestClient, db: Database, clock: FrozenClock
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        clock: FrozenClock,
+        drain: Callable[[], int],
     ) -> None:
-        self._overdue_world(admin, client, db, clock)
+        self._overdue_world(admin, client, db, clock, drain)
         admin.headers.update(admin_headers(client))
-        body = admin.get("/admin/feed").json()
-        assert body["count"] == 3 and body["unread_count"] == 3
+        body = admin.get("/admin/feed", params={"kind": OVERDUE}).json()
+        # unread_count is the whole feed's: the three runs' "sent" entries are unread too.
+        assert body["count"] == 3 and body["unread_count"] == 6
         entries = body["feed_entries"]
-        assert all(e["kind"] == "production_run.gate_overdue" for e in entries)
+        assert all(e["kind"] == OVERDUE for e in entries)
         assert [e["id"] for e in entries] == sorted((e["id"] for e in entries), reverse=True)
-        page = admin.get("/admin/feed", params={"limit": 2, "offset": 2}).json()
+        page = admin.get("/admin/feed", params={"kind": OVERDUE, "limit": 2, "offset": 2}).json()
         assert [e["id"] for e in page["feed_entries"]] == [entries[2]["id"]]
         assert (page["limit"], page["offset"], page["count"]) == (2, 2, 3)
 
     def test_read_and_unread_filter(
-        self, admin: TestClient, client: TestClient, db: Database, clock: FrozenClock
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        clock: FrozenClock,
+        drain: Callable[[], int],
     ) -> None:
-        self._overdue_world(admin, client, db, clock)
+        self._overdue_world(admin, client, db, clock, drain)
         admin.headers.update(admin_headers(client))
-        first = admin.get("/admin/feed").json()["feed_entries"][0]
+        first = admin.get("/admin/feed", params={"kind": OVERDUE}).json()["feed_entries"][0]
         read = admin.post(f"/admin/feed/{first['id']}/read")
         assert read.status_code == 200
         entry = read.json()["feed_entry"]
@@ -310,11 +359,36 @@ class TestAdminFeed:
         clock.advance(timedelta(hours=1))
         again = admin.post(f"/admin/feed/{first['id']}/read").json()["feed_entry"]
         assert again["read_at"] == entry["read_at"]
-        unread = admin.get("/admin/feed", params={"unread": "true"}).json()
+        unread = admin.get("/admin/feed", params={"unread": "true", "kind": OVERDUE}).json()
         assert unread["count"] == 2 and first["id"] not in [e["id"] for e in unread["feed_entries"]]
         assert admin.get("/admin/feed", params={"unread": "false"}).json()["count"] == 1
-        assert admin.post("/admin/feed/read-all").json() == {"marked_read": 2}
+        # The other two overdue entries and the three runs' "sent" entries.
+        assert admin.post("/admin/feed/read-all").json() == {"marked_read": 5}
         assert admin.get("/admin/feed").json()["unread_count"] == 0
+
+    def test_a_redelivered_overdue_event_adds_no_second_entry(
+        self,
+        admin: TestClient,
+        client: TestClient,
+        db: Database,
+        clock: FrozenClock,
+        drain: Callable[[], int],
+    ) -> None:
+        _, run = _partner_and_run(admin, client)
+        clock.advance(PAST_DEADLINE)
+        assert _sweep(db, clock.now()) == 1
+        assert _count(db, AdminFeedEntry, OVERDUE_ENTRY) == 0  # a reaction, by the outbox
+        drain()
+        with db.session() as s:
+            row = s.scalars(
+                select(OutboxEvent).where(OutboxEvent.name == "production_run.gate_overdue")
+            ).one()
+            event = Event(row.id, row.name, dict(row.payload), row.created_at, row.attempts)
+            feed_gate_overdue(s, event)
+        with db.session(write=False) as s:
+            entry = s.scalars(select(AdminFeedEntry).where(OVERDUE_ENTRY)).one()
+            assert entry.title == f"Run {run['id']} is overdue at the accept gate"
+            assert entry.data["gate"] == "accept"
 
     def test_add_feed_entry_is_once_per_dedup_key(self, db: Database) -> None:
         from atelier.notifications.feed import add_feed_entry

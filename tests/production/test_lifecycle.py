@@ -10,11 +10,13 @@ import pytest
 
 from atelier.production.lifecycle import (
     ACTIVE,
+    PARTNER_ACTIONS,
     TERMINAL,
     Action,
     LifecyclePolicy,
     RunFacts,
     RunStatus,
+    allowed_actions,
     check,
 )
 
@@ -25,6 +27,9 @@ A = Action
 SPEC_ALLOWED_FROM: dict[Action, set[RunStatus]] = {
     A.APPROVE: {S.DRAFT, S.PENDING_REVIEW},
     A.DISPATCH: {S.APPROVED},
+    A.CONFIRM_DISPATCH: {S.APPROVED},
+    A.CANCEL_DISPATCH: set(ACTIVE),
+    A.SEND_TO_PRODUCTION: {S.APPROVED},
     A.ACCEPT: {S.SENT_TO_PARTNER},
     A.START: {S.IN_PROGRESS},
     A.FINISH: {S.IN_PROGRESS},
@@ -40,6 +45,9 @@ SPEC_ALLOWED_FROM: dict[Action, set[RunStatus]] = {
     A.HOLD: set(ACTIVE),
     A.RELEASE: set(ACTIVE),
 }
+
+# Start a dispatch (pause), confirm the pause, or dispatch in one step.
+DISPATCHING = (A.DISPATCH, A.CONFIRM_DISPATCH, A.SEND_TO_PRODUCTION)
 
 FACT_COMBINATIONS = [
     RunFacts(
@@ -79,15 +87,20 @@ def expected(action: Action, facts: RunFacts) -> str:
         past_approval = status in {S.APPROVED, S.SENT_TO_PARTNER, S.IN_PROGRESS}
         if action is A.APPROVE and past_approval:
             return "already_approved"
-        if action is A.DISPATCH and status in {S.SENT_TO_PARTNER, S.IN_PROGRESS}:
+        if action in DISPATCHING and status in {S.SENT_TO_PARTNER, S.IN_PROGRESS}:
             return "already_dispatched"
         if action in (A.ACCEPT, A.REASSIGN, A.EDIT) and facts.accepted:
             return "already_accepted"
         return "invalid_status"
-    if action is A.DISPATCH:
+    paused = facts.dispatch_state == "awaiting_templates"
+    if action in (A.CONFIRM_DISPATCH, A.CANCEL_DISPATCH) and not paused:
+        return "dispatch_not_pending"
+    if action is A.CANCEL_DISPATCH:
+        return "ok"
+    if action in DISPATCHING:
         if not facts.has_partner:
             return "partner_required"
-        if facts.dispatch_state == "awaiting_templates":
+        if action is A.DISPATCH and paused:
             return "dispatch_pending"
         if facts.waiting_on:
             return "dependencies_pending"
@@ -175,6 +188,36 @@ class TestSpecRows:
         assert check(action, facts).allowed
 
     @pytest.mark.parametrize(
+        "action", [A.CONFIRM_DISPATCH, A.CANCEL_DISPATCH, A.SEND_TO_PRODUCTION], ids=str
+    )
+    def test_a_paused_dispatch_can_be_confirmed_cancelled_or_sent(self, action: Action) -> None:
+        paused = RunFacts(S.APPROVED, has_partner=True, dispatch_state="awaiting_templates")
+        assert check(action, paused).allowed
+        assert check(A.DISPATCH, paused).code == "dispatch_pending"
+
+
+class TestAllowedActions:
+    """``allowed_actions`` is ``check`` over every verb: what a UI may show as buttons."""
+
+    @pytest.mark.parametrize("status", list(RunStatus), ids=str)
+    def test_is_exactly_what_check_allows(self, status: RunStatus) -> None:
+        for base in FACT_COMBINATIONS:
+            facts = _with_status(base, status)
+            want = [a for a in Action if expected(a, facts) == "ok"]
+            assert allowed_actions(facts) == want, facts
+
+    def test_among_limits_the_verbs(self) -> None:
+        facts = RunFacts(S.SENT_TO_PARTNER, has_partner=True)
+        assert allowed_actions(facts, among=PARTNER_ACTIONS) == [
+            A.ACCEPT,
+            A.DECLINE,
+            A.ATTACH_MEDIA,
+        ]
+
+    def test_a_terminal_run_offers_nothing(self) -> None:
+        assert allowed_actions(RunFacts(S.COMPLETED, has_partner=True, accepted=True)) == []
+
+    @pytest.mark.parametrize(
         ("action", "facts", "code", "says"),
         [
             (A.APPROVE, RunFacts(S.APPROVED), "already_approved", "already approved"),
@@ -231,6 +274,25 @@ class TestSpecRows:
             ),
             (A.CANCEL, RunFacts(S.COMPLETED), "run_terminal", "completed"),
             (A.CANCEL, RunFacts(S.CANCELLED), "already_cancelled", "already cancelled"),
+            (
+                A.CONFIRM_DISPATCH,
+                RunFacts(S.APPROVED, has_partner=True),
+                "dispatch_not_pending",
+                "start with POST .../dispatch",
+            ),
+            (
+                A.CONFIRM_DISPATCH,
+                RunFacts(S.SENT_TO_PARTNER, has_partner=True),
+                "already_dispatched",
+                "already dispatched",
+            ),
+            (A.CANCEL_DISPATCH, RunFacts(S.APPROVED), "dispatch_not_pending", "not waiting"),
+            (
+                A.SEND_TO_PRODUCTION,
+                RunFacts(S.PENDING_REVIEW, has_partner=True),
+                "invalid_status",
+                "cannot dispatch a run that is pending_review",
+            ),
         ],
     )
     def test_refused(self, action: Action, facts: RunFacts, code: str, says: str) -> None:

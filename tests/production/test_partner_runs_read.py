@@ -148,6 +148,31 @@ class TestDetail:
             "dependents": [],
             "waiting_on": [],
         }
+        # The buttons the portal may show: what the lifecycle allows the partner now.
+        assert body["allowed_actions"] == ["accept", "decline", "attach_media"]
+
+    def test_allowed_actions_follow_the_milestones(
+        self, app: FastAPI, admin: TestClient, client: TestClient
+    ) -> None:
+        run = dispatched(admin, client)
+        partner = as_partner(app, run.partner)
+        post_ok(partner, run.url("/accept"))
+        body = partner.get(run.url()).json()["production_run"]
+        assert body["allowed_actions"] == [
+            "decline",
+            "start",
+            "progress",
+            "log_consumption",
+            "attach_media",
+        ]
+        post_ok(partner, run.url("/start"))
+        body = partner.get(run.url()).json()["production_run"]
+        assert body["allowed_actions"] == [
+            "progress",
+            "finish",
+            "log_consumption",
+            "attach_media",
+        ]
 
     def test_related_runs_of_a_split(
         self, app: FastAPI, admin: TestClient, client: TestClient

@@ -146,6 +146,14 @@ class TestGetRun:
         assert detail["tasks"] == []
         assert detail["policy"]["auto_approvable"] is False
         assert detail["policy"]["reasons"]
+        # Every verb the lifecycle allows on a pending run, as the admin UI's buttons.
+        assert detail["allowed_actions"] == [
+            "approve",
+            "reassign",
+            "cancel",
+            "edit",
+            "attach_media",
+        ]
 
     def test_unknown_run_is_404(self, admin: TestClient) -> None:
         assert_problem(

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from atelier.platform.actors import Actor
 from atelier.platform.db import Database
+from atelier.production.subscribers import complete_run_if_tasks_done
 from atelier.tasks import service
-from atelier.tasks.subscribers import complete_run_if_tasks_done
 from tests.factories import catalog
 from tests.factories.tasks import (
     create_template,

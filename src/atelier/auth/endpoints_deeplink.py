@@ -11,7 +11,7 @@ from atelier.auth.deeplinks import redeem_wa_token
 from atelier.platform.deps import AppSettings, WriteDbSession
 from atelier.platform.errors import DomainError, ErrorKind
 from atelier.platform.schemas import OutputSchema
-from atelier.web.shared.session import start_session
+from atelier.platform.web_session import start_session
 
 # The link token travels in the query string; ``create_app`` keeps it out of the access log
 # (``platform.logging.install_access_log_redaction``).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import AfterValidator
 
 from atelier.catalog import service
@@ -15,7 +15,6 @@ from atelier.catalog.schemas import (
     DesignEnvelope,
     DesignList,
     DesignSort,
-    DesignSummary,
     DesignUpdate,
     ProductCreate,
     ProductEnvelope,
@@ -23,13 +22,12 @@ from atelier.catalog.schemas import (
     ProductRead,
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
-from atelier.platform.http import Limit, Offset
+from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.schemas import no_nul
 
 SearchText = Annotated[
     str | None, Query(max_length=200, description="Search text"), AfterValidator(no_nul)
 ]
-IdParam = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(no_nul)]
 
 router = APIRouter(prefix="/admin", tags=["catalog"])
 
@@ -61,23 +59,18 @@ def list_designs(
     rows, count = service.list_designs(
         session, status=status, q=q, sort=sort, limit=limit, offset=offset, partner_id=partner_id
     )
-    return DesignList(
-        designs=[DesignSummary.model_validate(d) for d in rows],
-        count=count,
-        limit=limit,
-        offset=offset,
-    )
+    return DesignList.of(rows, count, limit=limit, offset=offset)
 
 
 @router.get("/designs/{design_id}", response_model=DesignEnvelope)
-def get_design(design_id: IdParam, session: DbSession, _: AdminPrincipal) -> DesignEnvelope:
+def get_design(design_id: IdPath, session: DbSession, _: AdminPrincipal) -> DesignEnvelope:
     """A design with its bill of materials and linked partners."""
     return _design_envelope(session, design_id)
 
 
 @router.post("/designs/{design_id}", response_model=DesignEnvelope)
 def update_design(
-    design_id: IdParam, body: DesignUpdate, session: DbSession, _: AdminPrincipal
+    design_id: IdPath, body: DesignUpdate, session: DbSession, _: AdminPrincipal
 ) -> DesignEnvelope:
     """Change the fields sent."""
     service.update_design(session, design_id, body)
@@ -86,7 +79,7 @@ def update_design(
 
 @router.post("/designs/{design_id}/inventory", response_model=DesignEnvelope)
 def upsert_bom(
-    design_id: IdParam, body: BomUpsert, session: DbSession, _: AdminPrincipal
+    design_id: IdPath, body: BomUpsert, session: DbSession, _: AdminPrincipal
 ) -> DesignEnvelope:
     """Add or update bill-of-materials lines (all or nothing)."""
     service.upsert_bom(session, design_id, body)
@@ -95,7 +88,7 @@ def upsert_bom(
 
 @router.delete("/designs/{design_id}/inventory/{item_id}", response_model=DesignEnvelope)
 def remove_bom_line(
-    design_id: IdParam, item_id: IdParam, session: DbSession, _: AdminPrincipal
+    design_id: IdPath, item_id: IdPath, session: DbSession, _: AdminPrincipal
 ) -> DesignEnvelope:
     """Remove one bill-of-materials line."""
     service.remove_bom_line(session, design_id, item_id)
@@ -122,16 +115,11 @@ def list_products(
     rows, count = service.list_products(
         session, design_id=design_id, q=q, limit=limit, offset=offset
     )
-    return ProductList(
-        products=[ProductRead.model_validate(p) for p in rows],
-        count=count,
-        limit=limit,
-        offset=offset,
-    )
+    return ProductList.of(rows, count, limit=limit, offset=offset)
 
 
 @router.get("/products/{product_id}", response_model=ProductEnvelope)
-def get_product(product_id: IdParam, session: DbSession, _: AdminPrincipal) -> ProductEnvelope:
+def get_product(product_id: IdPath, session: DbSession, _: AdminPrincipal) -> ProductEnvelope:
     """A product with its variants."""
     product = service.get_product(session, product_id)
     return ProductEnvelope(product=ProductRead.model_validate(product))

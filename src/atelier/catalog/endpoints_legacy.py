@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Path
-
+from atelier.catalog.errors import CatalogCode
 from atelier.platform.deps import AdminPrincipal
 from atelier.platform.errors import Gone
+from atelier.platform.http import IdPath
 
 router = APIRouter(tags=["legacy"])
 
@@ -17,14 +17,12 @@ router = APIRouter(tags=["legacy"])
     status_code=410,
     responses={410: {"description": "retired; use POST /admin/designs/:id/production-runs"}},
 )
-def send_to_partner(
-    design_id: Annotated[str, Path(min_length=1, max_length=64)], _admin: AdminPrincipal
-) -> None:
+def send_to_partner(design_id: IdPath, _admin: AdminPrincipal) -> None:
     """Retired: send a design to partners by creating production runs instead."""
     replacement = f"/admin/designs/{design_id}/production-runs"
     raise Gone(
         "send-to-partner is retired: create production runs with "
         f"POST {replacement} (body: {{assignments: [{{partner_id, quantity, template_names}}]}})",
-        code="send_to_partner_retired",
+        code=CatalogCode.SEND_TO_PARTNER_RETIRED,
         extra={"replacement": {"method": "POST", "path": replacement}},
     )

@@ -8,16 +8,18 @@ routes here: the old ``/partners/designs/:id/start|finish|...`` flow is replaced
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
-from sqlalchemy import func, select
+from fastapi import APIRouter, Query
+from pydantic import Field
 
 from atelier.catalog import service
-from atelier.catalog.models import Design, DesignPartner, DesignStatus
+from atelier.catalog.models import DesignStatus
+from atelier.catalog.schemas import DesignFields
 from atelier.platform.deps import DbSession, PartnerPrincipal
 from atelier.platform.errors import not_found
-from atelier.platform.schemas import OutputSchema
+from atelier.platform.http import IdPath, Limit, Offset
+from atelier.platform.schemas import ListEnvelope, OutputSchema
 
 router = APIRouter(prefix="/partners/designs", tags=["partner designs"])
 
@@ -30,17 +32,7 @@ class PartnerBomLine(OutputSchema):
     planned_quantity: float
 
 
-class PartnerDesignSummary(OutputSchema):
-    id: str
-    name: str
-    description: str | None
-    status: str
-    thumbnail_url: str | None
-    media_files: list[Any]
-    specifications: dict[str, Any]
-    colors: list[Any]
-    sizes: list[Any]
-    moodboard: dict[str, Any]
+class PartnerDesignSummary(DesignFields):
     created_at: datetime
     updated_at: datetime
 
@@ -53,16 +45,8 @@ class PartnerDesignEnvelope(OutputSchema):
     design: PartnerDesign
 
 
-class PartnerDesignList(OutputSchema):
-    designs: list[PartnerDesignSummary]
-    count: int
-    limit: int
-    offset: int
-
-
-def _escape_like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+class PartnerDesignList(ListEnvelope[PartnerDesignSummary]):
+    items: list[PartnerDesignSummary] = Field(alias="designs")
 
 
 @router.get("", response_model=PartnerDesignList)
@@ -71,31 +55,25 @@ def list_partner_designs(
     session: DbSession,
     status: DesignStatus | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> PartnerDesignList:
     """Designs the calling partner is linked to, newest first."""
-    linked = select(DesignPartner.design_id).where(DesignPartner.partner_id == principal.partner_id)
-    query = select(Design).where(Design.id.in_(linked))
-    if status is not None:
-        query = query.where(Design.status == status.value)
-    if q:
-        query = query.where(func.lower(Design.name).like(_escape_like(q), escape="\\"))
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Design.created_at.desc(), Design.id.desc()).limit(limit).offset(offset)
-    )
-    return PartnerDesignList(
-        designs=[PartnerDesignSummary.model_validate(d) for d in rows],
-        count=count,
+    assert principal.partner_id is not None  # guaranteed by require_partner
+    rows, count = service.partner_designs(
+        session,
+        principal.partner_id,
+        status=status.value if status else None,
+        q=q,
         limit=limit,
         offset=offset,
     )
+    return PartnerDesignList.of(rows, count, limit=limit, offset=offset)
 
 
 @router.get("/{design_id}", response_model=PartnerDesignEnvelope)
 def get_partner_design(
-    design_id: Annotated[str, Path(min_length=1, max_length=64)],
+    design_id: IdPath,
     principal: PartnerPrincipal,
     session: DbSession,
 ) -> PartnerDesignEnvelope:

@@ -41,6 +41,16 @@ def get_design(session: Session, design_id: str) -> Design | None:
     return session.get(Design, design_id)
 
 
+def lock_design(session: Session, design_id: str) -> Design | None:
+    """The design locked for the rest of the transaction, read fresh inside the lock."""
+    return session.scalars(
+        select(Design)
+        .where(Design.id == design_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
 def list_designs(
     session: Session,
     *,

@@ -13,6 +13,7 @@ from atelier.platform.schemas import (
     EntityId,
     InputSchema,
     JsonList,
+    ListEnvelope,
     LongText,
     Metadata,
     Name,
@@ -116,7 +117,9 @@ class LinkedPartnerRead(OutputSchema):
     handle: str
 
 
-class DesignSummary(OutputSchema):
+class DesignFields(OutputSchema):
+    """What anyone who may see a design sees of it (admins see more: ``DesignSummary``)."""
+
     id: str
     name: str
     description: str | None
@@ -127,6 +130,9 @@ class DesignSummary(OutputSchema):
     colors: list[Any]
     sizes: list[Any]
     moodboard: dict[str, Any]
+
+
+class DesignSummary(DesignFields):
     output_inventory_item_id: str | None
     metadata: dict[str, Any] = Field(validation_alias="metadata_")
     created_at: datetime
@@ -142,11 +148,8 @@ class DesignEnvelope(OutputSchema):
     design: DesignRead
 
 
-class DesignList(OutputSchema):
-    designs: list[DesignSummary]
-    count: int
-    limit: int
-    offset: int
+class DesignList(ListEnvelope[DesignSummary]):
+    items: list[DesignSummary] = Field(alias="designs")
 
 
 # --- products -----------------------------------------------------------------------------------
@@ -202,8 +205,5 @@ class ProductEnvelope(OutputSchema):
     product: ProductRead
 
 
-class ProductList(OutputSchema):
-    products: list[ProductRead]
-    count: int
-    limit: int
-    offset: int
+class ProductList(ListEnvelope[ProductRead]):
+    items: list[ProductRead] = Field(alias="products")

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atelier.catalog import repository
+from atelier.catalog.errors import CatalogCode
 from atelier.catalog.models import (
     Design,
     DesignInventoryItem,
@@ -79,6 +80,15 @@ def design_for_line(session: Session, product_id: str | None, variant_id: str | 
     return None
 
 
+def output_item_id(session: Session, design_id: str, variant_id: str | None) -> str | None:
+    """The inventory item made goods are stocked as: the variant's, else the design's."""
+    if variant_id:
+        variant = repository.get_variant(session, variant_id)
+        if variant is not None and variant.inventory_item_id:
+            return variant.inventory_item_id
+    return get_design(session, design_id).output_inventory_item_id
+
+
 def link_partner(session: Session, design_id: str, partner_id: str) -> bool:
     """Link a partner to a design (idempotent, race-safe); True when the link is new."""
     get_design(session, design_id)
@@ -107,6 +117,60 @@ def move_design_status(session: Session, design_id: str, to_status: DesignStatus
     if changed:
         log.info("design status moved", extra={"design_id": design_id, "to_status": str(to_status)})
     return changed
+
+
+def lock_design(session: Session, design_id: str) -> Design:
+    """The design locked for the rest of the transaction (read inside the lock); 404."""
+    design = repository.lock_design(session, design_id)
+    if design is None:
+        raise not_found("design", design_id)
+    return design
+
+
+def _media_keys(media_files: Sequence[Any]) -> tuple[set[str], set[str]]:
+    ids: set[str] = set()
+    urls: set[str] = set()
+    for item in media_files:
+        if isinstance(item, str):
+            urls.add(item)
+        elif isinstance(item, dict):
+            if isinstance(item.get("id"), str):
+                ids.add(item["id"])
+            if isinstance(item.get("url"), str):
+                urls.add(item["url"])
+    return ids, urls
+
+
+def attach_design_media(
+    session: Session,
+    design_id: str,
+    entries: Sequence[dict[str, Any]],
+    *,
+    thumbnail_url: str | None = None,
+) -> tuple[Design, list[dict[str, Any]]]:
+    """Append media entries (``{id, url, ...}``) not already on the design (by id or url) and
+    optionally set its thumbnail; returns the design and the entries added.
+
+    The design row is locked and read inside the lock, so concurrent attaches lose nothing.
+    """
+    design = lock_design(session, design_id)
+    current = list(design.media_files or [])
+    ids, urls = _media_keys(current)
+    added = []
+    for entry in entries:
+        if (entry["id"] and entry["id"] in ids) or entry["url"] in urls:
+            continue
+        current.append(entry)
+        added.append(entry)
+        if entry["id"]:
+            ids.add(entry["id"])
+        urls.add(entry["url"])
+    if added:
+        # A new list object: JSON columns only notice reassignment, not in-place mutation.
+        design.media_files = current
+    if thumbnail_url is not None and design.thumbnail_url != thumbnail_url:
+        design.thumbnail_url = thumbnail_url
+    return design, added
 
 
 def partner_can_view_design(session: Session, design_id: str, partner_id: str) -> bool:
@@ -212,13 +276,19 @@ def list_designs(
 
 
 def partner_designs(
-    session: Session, partner_id: str, *, limit: int = 50, offset: int = 0
+    session: Session,
+    partner_id: str,
+    *,
+    status: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[Sequence[Design], int]:
     """The designs a partner is linked to (newest first), for the read-only partner API."""
     return repository.list_designs(
         session,
-        status=None,
-        q=None,
+        status=status,
+        q=q,
         sort="-created_at",
         limit=limit,
         offset=offset,
@@ -235,7 +305,7 @@ def upsert_bom(session: Session, design_id: str, data: BomUpsert) -> Design:
     if missing:
         raise NotFound(
             f"inventory item {missing[0]!r} was not found",
-            code="inventory_item_not_found",
+            code=CatalogCode.INVENTORY_ITEM_NOT_FOUND,
             extra={"missing_inventory_item_ids": missing},
         )
     for line in data.items:
@@ -264,7 +334,7 @@ def remove_bom_line(session: Session, design_id: str, item_id: str) -> Design:
     if not repository.delete_bom_line(session, design_id, item_id):
         raise NotFound(
             f"design {design_id!r} has no bill-of-materials line for {item_id!r}",
-            code="bom_line_not_found",
+            code=CatalogCode.BOM_LINE_NOT_FOUND,
         )
     repository.touch_design(session, design_id)
     log.info("design BOM line removed", extra={"design_id": design_id, "item_id": item_id})
@@ -290,7 +360,7 @@ def list_products(
 
 
 def _sku_taken(sku: str) -> Conflict:
-    return Conflict(f"sku {sku!r} is already used by another variant", code="sku_taken")
+    return Conflict(f"sku {sku!r} is already used by another variant", code=CatalogCode.SKU_TAKEN)
 
 
 def create_product(session: Session, data: ProductCreate) -> Product:
@@ -322,6 +392,6 @@ def create_product(session: Session, data: ProductCreate) -> Product:
             session.add(product)
             session.flush()
     except IntegrityError:
-        raise Conflict("a variant sku is already in use", code="sku_taken") from None
+        raise Conflict("a variant sku is already in use", code=CatalogCode.SKU_TAKEN) from None
     log.info("product created", extra={"product_id": product.id, "variants": len(data.variants)})
     return get_product(session, product.id)

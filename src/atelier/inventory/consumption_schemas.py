@@ -14,6 +14,7 @@ from atelier.platform.schemas import (
     BodyFloat,
     EntityId,
     InputSchema,
+    ListEnvelope,
     LongText,
     OutputSchema,
 )
@@ -66,8 +67,5 @@ class ConsumptionLogEnvelope(OutputSchema):
     consumption_log: ConsumptionLogRead
 
 
-class ConsumptionLogList(OutputSchema):
-    consumption_logs: list[ConsumptionLogRead]
-    count: int
-    limit: int
-    offset: int
+class ConsumptionLogList(ListEnvelope[ConsumptionLogRead]):
+    items: list[ConsumptionLogRead] = Field(alias="consumption_logs")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from atelier.inventory import service
 from atelier.inventory.models import InventoryLevel, StockLocation
@@ -31,12 +31,11 @@ from atelier.inventory.schemas import (
     StockLocationOut,
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
-from atelier.platform.http import Limit, Offset
+from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.schemas import EntityId, ShortText
 
 router = APIRouter(prefix="/admin", tags=["inventory"])
 
-IdPath = Annotated[EntityId, Path()]
 IdFilter = Annotated[EntityId | None, Query()]
 
 
@@ -76,12 +75,7 @@ def list_items(
 ) -> InventoryItemList:
     """Items ordered by sku; ``q`` matches sku or title, case-insensitively."""
     items, count = service.list_items(session, q=q, limit=limit, offset=offset)
-    return InventoryItemList(
-        inventory_items=[InventoryItemOut.model_validate(i) for i in items],
-        count=count,
-        limit=limit,
-        offset=offset,
-    )
+    return InventoryItemList.of(items, count, limit=limit, offset=offset)
 
 
 @router.get("/inventory-items/{item_id}", response_model=InventoryItemDetailEnvelope)
@@ -137,7 +131,7 @@ def list_levels(
             unit_of_measure=item.unit_of_measure,
         )
         levels.append(row)
-    return InventoryLevelList(inventory_levels=levels, count=count, limit=limit, offset=offset)
+    return InventoryLevelList.of(levels, count, limit=limit, offset=offset)
 
 
 @router.post("/inventory-items/{item_id}/levels", response_model=InventoryLevelEnvelope)
@@ -192,12 +186,7 @@ def list_locations(
     rows, count = service.list_locations(
         session, kind=kind, partner_id=partner_id, limit=limit, offset=offset
     )
-    return StockLocationList(
-        stock_locations=[StockLocationOut.model_validate(r) for r in rows],
-        count=count,
-        limit=limit,
-        offset=offset,
-    )
+    return StockLocationList.of(rows, count, limit=limit, offset=offset)
 
 
 @router.get("/stock-locations/{location_id}", response_model=StockLocationEnvelope)
@@ -230,9 +219,4 @@ def list_movements(
         limit=limit,
         offset=offset,
     )
-    return InventoryMovementList(
-        inventory_movements=[InventoryMovementOut.model_validate(r) for r in rows],
-        count=count,
-        limit=limit,
-        offset=offset,
-    )
+    return InventoryMovementList.of(rows, count, limit=limit, offset=offset)

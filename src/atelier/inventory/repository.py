@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
@@ -10,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from atelier.inventory.models import (
+    ConsumptionLog,
     InventoryItem,
     InventoryLevel,
     InventoryMovement,
@@ -233,3 +235,61 @@ def list_levels(
     )
     rows = [(lv, item, loc) for lv, item, loc in session.execute(stmt)]
     return rows, count
+
+
+# --- consumption logs -------------------------------------------------------------------------
+
+
+def uncommitted_logs(session: Session, run_id: str) -> list[ConsumptionLog]:
+    """The run's logs not yet drawn from stock, in the order they were consumed."""
+    return list(
+        session.scalars(
+            select(ConsumptionLog)
+            .where(
+                ConsumptionLog.production_run_id == run_id,
+                ConsumptionLog.is_committed.is_(False),
+            )
+            .order_by(ConsumptionLog.consumed_at, ConsumptionLog.id)
+        )
+    )
+
+
+def claim_log(session: Session, log_id: str, at: datetime) -> bool:
+    """Mark the log committed unless someone already did; True when this call did."""
+    result = session.execute(
+        update(ConsumptionLog)
+        .where(ConsumptionLog.id == log_id, ConsumptionLog.is_committed.is_(False))
+        .values(is_committed=True, committed_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def list_consumption(
+    session: Session,
+    *,
+    run_id: str | None,
+    design_id: str | None,
+    consumption_type: str | None,
+    committed: bool | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[ConsumptionLog], int]:
+    conditions: list[Any] = []
+    if run_id is not None:
+        conditions.append(ConsumptionLog.production_run_id == run_id)
+    if design_id is not None:
+        conditions.append(ConsumptionLog.design_id == design_id)
+    if consumption_type is not None:
+        conditions.append(ConsumptionLog.consumption_type == consumption_type)
+    if committed is not None:
+        conditions.append(ConsumptionLog.is_committed.is_(committed))
+    count = session.scalar(select(func.count(ConsumptionLog.id)).where(*conditions)) or 0
+    rows = session.scalars(
+        select(ConsumptionLog)
+        .where(*conditions)
+        .order_by(ConsumptionLog.consumed_at, ConsumptionLog.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(count)

@@ -11,6 +11,7 @@ from atelier.platform.schemas import (
     BodyFloat,
     EntityId,
     InputSchema,
+    ListEnvelope,
     Metadata,
     Name,
     OutputSchema,
@@ -107,11 +108,8 @@ class InventoryLevelRow(InventoryLevelOut):
     unit_of_measure: str
 
 
-class InventoryLevelList(OutputSchema):
-    inventory_levels: list[InventoryLevelRow]
-    count: int
-    limit: int
-    offset: int
+class InventoryLevelList(ListEnvelope[InventoryLevelRow]):
+    items: list[InventoryLevelRow] = Field(alias="inventory_levels")
 
 
 class InventoryMovementOut(OutputSchema):
@@ -143,22 +141,16 @@ class InventoryItemDetailEnvelope(OutputSchema):
     inventory_item: InventoryItemDetail
 
 
-class InventoryItemList(OutputSchema):
-    inventory_items: list[InventoryItemOut]
-    count: int
-    limit: int
-    offset: int
+class InventoryItemList(ListEnvelope[InventoryItemOut]):
+    items: list[InventoryItemOut] = Field(alias="inventory_items")
 
 
 class StockLocationEnvelope(OutputSchema):
     stock_location: StockLocationOut
 
 
-class StockLocationList(OutputSchema):
-    stock_locations: list[StockLocationOut]
-    count: int
-    limit: int
-    offset: int
+class StockLocationList(ListEnvelope[StockLocationOut]):
+    items: list[StockLocationOut] = Field(alias="stock_locations")
 
 
 class InventoryLevelEnvelope(OutputSchema):
@@ -166,8 +158,5 @@ class InventoryLevelEnvelope(OutputSchema):
     movement: InventoryMovementOut | None
 
 
-class InventoryMovementList(OutputSchema):
-    inventory_movements: list[InventoryMovementOut]
-    count: int
-    limit: int
-    offset: int
+class InventoryMovementList(ListEnvelope[InventoryMovementOut]):
+    items: list[InventoryMovementOut] = Field(alias="inventory_movements")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atelier.inventory import repository as repo
+from atelier.inventory.errors import InventoryCode
 from atelier.inventory.models import (
     InventoryItem,
     InventoryLevel,
@@ -38,10 +39,16 @@ def _partner_code(partner_id: str) -> str:
     return f"partner:{partner_id}"
 
 
+def _sku_taken(sku: object) -> Conflict:
+    return Conflict(f"sku {sku!r} is already used by another item", code=InventoryCode.SKU_TAKEN)
+
+
 def _check_quantity(value: float, field: str) -> float:
     value = float(value)
     if not math.isfinite(value) or abs(value) > MAX_QUANTITY:
-        raise Invalid(f"{field} must be a finite number within ±1e9", code="invalid_quantity")
+        raise Invalid(
+            f"{field} must be a finite number within ±1e9", code=InventoryCode.INVALID_QUANTITY
+        )
     return value
 
 
@@ -66,7 +73,7 @@ def create_item(
 ) -> InventoryItem:
     """Create an item; a taken sku is 409 ``sku_taken`` (also under a concurrent create)."""
     if repo.item_by_sku(session, sku) is not None:
-        raise Conflict(f"sku {sku!r} is already used by another item", code="sku_taken")
+        raise _sku_taken(sku)
     item = InventoryItem(
         sku=sku, title=title, unit_of_measure=unit_of_measure, metadata_=dict(metadata or {})
     )
@@ -75,7 +82,7 @@ def create_item(
             session.add(item)
             session.flush()
     except IntegrityError:
-        raise Conflict(f"sku {sku!r} is already used by another item", code="sku_taken") from None
+        raise _sku_taken(sku) from None
     return item
 
 
@@ -90,7 +97,7 @@ def update_item(
     sku = changes.get("sku")
     if isinstance(sku, str) and sku != item.sku:
         if repo.item_by_sku(session, sku) is not None:
-            raise Conflict(f"sku {sku!r} is already used by another item", code="sku_taken")
+            raise _sku_taken(sku)
         item.sku = sku
     for field_name in ("title", "unit_of_measure"):
         value = changes.get(field_name)
@@ -103,7 +110,7 @@ def update_item(
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise Conflict(f"sku {sku!r} is already used by another item", code="sku_taken") from None
+        raise _sku_taken(sku) from None
     return item
 
 
@@ -181,9 +188,11 @@ def create_location(
     if kind is None:
         kind = LocationKind.PARTNER if partner_id else LocationKind.WAREHOUSE
     if partner_id and kind != LocationKind.PARTNER:
-        raise Invalid("a location with partner_id must be of kind 'partner'", code="invalid_kind")
+        raise Invalid(
+            "a location with partner_id must be of kind 'partner'", code=InventoryCode.INVALID_KIND
+        )
     if kind == LocationKind.PARTNER and not partner_id:
-        raise Invalid("a partner location needs partner_id", code="partner_required")
+        raise Invalid("a partner location needs partner_id", code=InventoryCode.PARTNER_REQUIRED)
     code: str | None = None
     if partner_id:
         _require_partner(session, partner_id)
@@ -195,7 +204,7 @@ def create_location(
         if repo.location_by_code(session, code) is not None:
             raise Conflict(
                 "the finished-goods location already exists",
-                code="finished_goods_location_exists",
+                code=InventoryCode.FINISHED_GOODS_LOCATION_EXISTS,
             )
     if code is not None:
         created = _create_coded_location(
@@ -206,7 +215,7 @@ def create_location(
         if kind == LocationKind.FINISHED_GOODS:
             raise Conflict(
                 "the finished-goods location already exists",
-                code="finished_goods_location_exists",
+                code=InventoryCode.FINISHED_GOODS_LOCATION_EXISTS,
             )
     location = StockLocation(name=name, kind=kind, partner_id=partner_id)
     session.add(location)
@@ -242,7 +251,7 @@ def partner_location(session: Session, partner_id: str) -> StockLocation:
         )
         if created is not None:
             return created
-    raise Conflict("could not create the partner location; retry", code="location_race")
+    raise Conflict("could not create the partner location; retry", code=InventoryCode.LOCATION_RACE)
 
 
 def finished_goods_location(session: Session) -> StockLocation:
@@ -260,7 +269,9 @@ def finished_goods_location(session: Session) -> StockLocation:
         )
         if created is not None:
             return created
-    raise Conflict("could not create the finished-goods location; retry", code="location_race")
+    raise Conflict(
+        "could not create the finished-goods location; retry", code=InventoryCode.LOCATION_RACE
+    )
 
 
 # --- the ledger -------------------------------------------------------------------------------
@@ -328,6 +339,36 @@ def move_stock(
         },
     )
     return movement
+
+
+def stock_finished_goods(
+    session: Session,
+    *,
+    inventory_item_id: str,
+    quantity: float,
+    reason: MovementReason,
+    idempotency_key: str,
+    actor: Actor,
+    production_run_id: str,
+    note: str,
+) -> tuple[InventoryMovement | None, StockLocation]:
+    """Move ``quantity`` of made goods onto the finished-goods level (negative takes some off).
+
+    Returns the movement (``None`` when ``idempotency_key`` was used before) and the location.
+    """
+    location = finished_goods_location(session)
+    movement = move_stock(
+        session,
+        inventory_item_id=inventory_item_id,
+        location_id=location.id,
+        delta=quantity,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        production_run_id=production_run_id,
+        note=note,
+    )
+    return movement, location
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from atelier.catalog import service as catalog
 from atelier.catalog.models import Design
 from atelier.media import service
 from atelier.media.endpoints_partner import _UPLOAD_DOC, receive_and_store
@@ -21,7 +22,7 @@ from atelier.platform.deps import (
     get_database,
     release_admission,
 )
-from atelier.platform.errors import not_found
+from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.schemas import OutputSchema
 
 router = APIRouter(tags=["admin media"])
@@ -42,8 +43,8 @@ def list_media(
     production_run_id: FilterId = None,
     design_id: FilterId = None,
     partner_id: FilterId = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> MediaFileList:
     """Uploaded files, newest first; filter by run, design or partner."""
     rows, count = service.list_media(
@@ -54,17 +55,11 @@ def list_media(
         limit=limit,
         offset=offset,
     )
-    return MediaFileList(
-        media_files=[MediaFileRead.model_validate(r) for r in rows],
-        count=count,
-        limit=limit,
-        offset=offset,
-    )
+    return MediaFileList.of(rows, count, limit=limit, offset=offset)
 
 
 def _design_exists(session: Session, design_id: str) -> None:
-    if session.get(Design, design_id) is None:
-        raise not_found("design", design_id)
+    catalog.get_design(session, design_id)
     # Release SQLite's write lock (and the writer admission) before the (possibly slow)
     # upload is read.
     session.commit()
@@ -78,7 +73,7 @@ def _design_exists(session: Session, design_id: str) -> None:
     openapi_extra=_UPLOAD_DOC,
 )
 async def upload_design_media(
-    design_id: Annotated[str, Path(min_length=1, max_length=64)],
+    design_id: IdPath,
     request: Request,
     admin: AdminPrincipal,
     session: DbSession,

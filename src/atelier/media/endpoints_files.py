@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from atelier.media.errors import MediaCode
 from atelier.media.storage import MEDIA_ROUTE, InvalidKey, LocalStorage, check_key, get_storage
 from atelier.media.thumbnails import THUMB_SIZES, thumbnail_path
 from atelier.media.uploads import EXTENSIONS
@@ -24,7 +25,7 @@ _INLINE = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "imag
 
 
 def _missing(key: str) -> NotFound:
-    return NotFound("the media file was not found", code="media_file_not_found")
+    return NotFound("the media file was not found", code=MediaCode.MEDIA_FILE_NOT_FOUND)
 
 
 @router.get("/files/{key:path}", response_model=None)

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from atelier.media import service
+from atelier.media.errors import MediaCode
 from atelier.media.models import MediaFile
 from atelier.media.schemas import (
     AttachRequest,
@@ -33,11 +33,11 @@ from atelier.platform.deps import (
     release_admission,
 )
 from atelier.platform.errors import Invalid
+from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.settings import Settings
 
 router = APIRouter(prefix="/partners/production-runs", tags=["partner media"])
 
-RunId = Annotated[str, PathParam(min_length=1, max_length=64)]
 Db = Annotated[Database, Depends(get_database)]
 T = TypeVar("T")
 
@@ -89,7 +89,7 @@ async def receive_and_store(
     try:
         files = await receiver.receive(request.stream())
         if not files:
-            raise Invalid("attach at least one file in the field 'files'", code="no_files")
+            raise Invalid("attach at least one file in the field 'files'", code=MediaCode.NO_FILES)
         check_types(files, settings.media_allowed_types)
         storage = get_storage(settings)
         stored = await run_in_threadpool(service.store_files, settings, storage, files)
@@ -129,7 +129,7 @@ def _release(session: Session) -> None:
     openapi_extra=_UPLOAD_DOC,
 )
 async def upload_media(
-    run_id: RunId,
+    run_id: IdPath,
     request: Request,
     principal: PartnerPrincipal,
     session: DbSession,
@@ -154,7 +154,7 @@ async def upload_media(
 
 @router.post("/{run_id}/media/attach", response_model=AttachResult)
 def attach_media(
-    run_id: RunId, body: AttachRequest, principal: PartnerPrincipal, session: DbSession
+    run_id: IdPath, body: AttachRequest, principal: PartnerPrincipal, session: DbSession
 ) -> AttachResult:
     """Attach media (by url, or id of an upload) onto the run's design, skipping duplicates."""
     outcome = service.attach_to_run_design(
@@ -170,18 +170,13 @@ def attach_media(
 
 @router.get("/{run_id}/media", response_model=MediaFileList)
 def list_run_media(
-    run_id: RunId,
+    run_id: IdPath,
     principal: PartnerPrincipal,
     session: DbSession,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> MediaFileList:
     """Files uploaded to the partner's run, newest first."""
     service.check_run_visible(session, run_id, principal.partner_id or "")
     rows, count = service.list_media(session, production_run_id=run_id, limit=limit, offset=offset)
-    return MediaFileList(
-        media_files=[MediaFileRead.model_validate(r) for r in rows],
-        count=count,
-        limit=limit,
-        offset=offset,
-    )
+    return MediaFileList.of(rows, count, limit=limit, offset=offset)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
-from atelier.platform.schemas import BodyBool, EntityId, InputSchema, OutputSchema, Url
+from atelier.platform.schemas import BodyBool, EntityId, InputSchema, ListEnvelope, OutputSchema, Url
 
 
 def _safe_url(value: str) -> str:
@@ -40,11 +40,8 @@ class MediaFileRead(OutputSchema):
     created_at: datetime
 
 
-class MediaFileList(OutputSchema):
-    media_files: list[MediaFileRead]
-    count: int
-    limit: int
-    offset: int
+class MediaFileList(ListEnvelope[MediaFileRead]):
+    items: list[MediaFileRead] = Field(alias="media_files")
 
 
 class UploadResult(OutputSchema):

@@ -13,10 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from atelier.catalog import service as catalog
 from atelier.catalog.models import Design
+from atelier.media import repository
 from atelier.media.models import MediaFile
 from atelier.media.schemas import AttachItem
 from atelier.media.storage import Storage, public_url
@@ -26,8 +27,7 @@ from atelier.platform.actors import Actor
 from atelier.platform.errors import not_found
 from atelier.platform.ids import new_id
 from atelier.platform.settings import Settings
-from atelier.production import transitions
-from atelier.production.lifecycle import Action
+from atelier.production import run_media
 from atelier.production.models import ProductionRun
 
 log = logging.getLogger(__name__)
@@ -43,19 +43,9 @@ class StoredFile:
     size_bytes: int
 
 
-def _partner_run(session: Session, run_id: str, partner_id: str, *, lock: bool) -> ProductionRun:
-    run = transitions.lock_run(session, run_id) if lock else transitions.get_run(session, run_id)
-    # A foreign run, or one with no partner, is indistinguishable from an unknown one.
-    if run.partner_id is None or run.partner_id != partner_id:
-        raise not_found("production_run", run_id)
-    return run
-
-
 def check_can_upload(session: Session, run_id: str, partner_id: str) -> ProductionRun:
     """404 unless the run is the partner's; 409 when the run no longer takes media."""
-    run = _partner_run(session, run_id, partner_id, lock=False)
-    transitions.require(session, run, Action.ATTACH_MEDIA)
-    return run
+    return run_media.run_taking_media(session, run_id, partner_id, lock=False)
 
 
 def store_files(
@@ -125,8 +115,7 @@ def record_run_uploads(
     session: Session, run_id: str, partner_id: str, stored: Sequence[StoredFile], actor: Actor
 ) -> list[MediaFile]:
     """MediaFile rows for files a partner uploaded to its run; bumps the run's activity."""
-    run = _partner_run(session, run_id, partner_id, lock=True)
-    transitions.require(session, run, Action.ATTACH_MEDIA)
+    run = run_media.run_taking_media(session, run_id, partner_id, lock=True)
     rows = _rows(
         stored,
         owner_type="partner",
@@ -136,13 +125,12 @@ def record_run_uploads(
         design_id=run.design_id,
     )
     session.add_all(rows)
-    run.last_activity_at = clock.now()
-    transitions.record_change(
+    run_media.record_media(
         session,
         run,
         "media_uploaded",
         actor,
-        data={"media_file_ids": [r.id for r in rows], "count": len(rows)},
+        {"media_file_ids": [r.id for r in rows], "count": len(rows)},
     )
     session.flush()
     log.info(
@@ -156,32 +144,22 @@ def record_design_uploads(
     session: Session, design_id: str, stored: Sequence[StoredFile], actor: Actor
 ) -> tuple[list[MediaFile], Design]:
     """MediaFile rows for files an admin uploaded to a design, attached onto the design."""
-    design = _lock_design(session, design_id)
+    # Lock the design before the rows that reference it are inserted (PostgreSQL's foreign key
+    # share lock would otherwise let two uploads deadlock upgrading to FOR UPDATE).
+    catalog.lock_design(session, design_id)
     rows = _rows(
         stored,
         owner_type="admin",
         owner_id=actor.id,
         partner_id=None,
         run_id=None,
-        design_id=design.id,
+        design_id=design_id,
     )
     session.add_all(rows)
     session.flush()
     entries = [_entry_for(row, None, actor) for row in rows]
-    _append_entries(design, entries)
+    design, _added = catalog.attach_design_media(session, design_id, entries)
     return rows, design
-
-
-def _lock_design(session: Session, design_id: str) -> Design:
-    design = session.scalars(
-        select(Design)
-        .where(Design.id == design_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if design is None:
-        raise not_found("design", design_id)
-    return design
 
 
 def _entry_for(
@@ -199,39 +177,6 @@ def _entry_for(
     return entry
 
 
-def _existing_keys(media_files: Iterable[Any]) -> tuple[set[str], set[str]]:
-    ids: set[str] = set()
-    urls: set[str] = set()
-    for item in media_files:
-        if isinstance(item, str):
-            urls.add(item)
-        elif isinstance(item, dict):
-            if isinstance(item.get("id"), str):
-                ids.add(item["id"])
-            if isinstance(item.get("url"), str):
-                urls.add(item["url"])
-    return ids, urls
-
-
-def _append_entries(design: Design, entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Append entries not already on the design (by id or url); returns the ones added."""
-    current = list(design.media_files or [])
-    ids, urls = _existing_keys(current)
-    added = []
-    for entry in entries:
-        if (entry["id"] and entry["id"] in ids) or entry["url"] in urls:
-            continue
-        current.append(entry)
-        added.append(entry)
-        if entry["id"]:
-            ids.add(entry["id"])
-        urls.add(entry["url"])
-    if added:
-        # A new list object: JSON columns only notice reassignment, not in-place mutation.
-        design.media_files = current
-    return added
-
-
 @dataclass(frozen=True, slots=True)
 class AttachOutcome:
     design: Design
@@ -247,13 +192,8 @@ def attach_to_run_design(
 
     The design row is locked and read inside the lock, so concurrent attaches lose nothing.
     """
-    run = _partner_run(session, run_id, partner_id, lock=True)
-    transitions.require(session, run, Action.ATTACH_MEDIA)
-    wanted_ids = {item.id for item in items if item.id}
-    known: dict[str, MediaFile] = {}
-    if wanted_ids:
-        for found in session.scalars(select(MediaFile).where(MediaFile.id.in_(wanted_ids))):
-            known[found.id] = found
+    run = run_media.run_taking_media(session, run_id, partner_id, lock=True)
+    known = repository.files_by_ids(session, (item.id for item in items if item.id))
     entries: list[dict[str, Any]] = []
     thumbnail: str | None = None
     for item in items:
@@ -266,21 +206,15 @@ def attach_to_run_design(
         if item.is_thumbnail:
             thumbnail = entry["url"]
 
-    design = _lock_design(session, run.design_id)
-    added = _append_entries(design, entries)
-    if thumbnail is not None and design.thumbnail_url != thumbnail:
-        design.thumbnail_url = thumbnail
-    run.last_activity_at = clock.now()
-    transitions.record_change(
+    design, added = catalog.attach_design_media(
+        session, run.design_id, entries, thumbnail_url=thumbnail
+    )
+    run_media.record_media(
         session,
         run,
         "media_attached",
         actor,
-        data={
-            "urls": [e["url"] for e in added],
-            "thumbnail_url": thumbnail,
-            "design_id": design.id,
-        },
+        {"urls": [e["url"] for e in added], "thumbnail_url": thumbnail, "design_id": design.id},
     )
     session.flush()
     return AttachOutcome(design, added, len(entries) - len(added), thumbnail)
@@ -296,31 +230,21 @@ def list_media(
     offset: int = 0,
 ) -> tuple[list[MediaFile], int]:
     """Media files, newest first, filtered by run, design and/or partner."""
-    conditions: list[ColumnElement[bool]] = []
-    if production_run_id:
-        conditions.append(MediaFile.production_run_id == production_run_id)
-    if design_id:
-        conditions.append(MediaFile.design_id == design_id)
-    if partner_id:
-        conditions.append(MediaFile.partner_id == partner_id)
-    stmt = (
-        select(MediaFile)
-        .where(*conditions)
-        .order_by(MediaFile.created_at.desc(), MediaFile.id.desc())
-        .limit(limit)
-        .offset(offset)
+    return repository.list_media(
+        session,
+        production_run_id=production_run_id,
+        design_id=design_id,
+        partner_id=partner_id,
+        limit=limit,
+        offset=offset,
     )
-    count = session.scalar(select(func.count()).select_from(MediaFile).where(*conditions))
-    return list(session.scalars(stmt)), int(count or 0)
 
 
 def check_run_visible(session: Session, run_id: str, partner_id: str) -> ProductionRun:
     """The partner's run; 404 when it is unknown, foreign or has no partner."""
-    return _partner_run(session, run_id, partner_id, lock=False)
+    return run_media.partner_run(session, run_id, partner_id, lock=False)
 
 
 def known_size(session: Session, url: str) -> int | None:
     """The size in bytes of an uploaded file served at ``url``; None when it is not ours."""
-    return session.scalar(
-        select(MediaFile.size_bytes).where(MediaFile.url == url).order_by(MediaFile.id).limit(1)
-    )
+    return repository.size_of_url(session, url)

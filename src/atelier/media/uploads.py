@@ -18,6 +18,7 @@ from typing import IO
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from atelier.media.errors import MediaCode
 from atelier.platform.errors import Invalid, TooLarge, UnsupportedMedia
 
 FILE_FIELDS = frozenset({"files", "file"})
@@ -103,11 +104,11 @@ class UploadReceiver:
         if media_type != b"multipart/form-data":
             raise UnsupportedMedia(
                 "upload files as multipart/form-data in the field 'files'",
-                code="multipart_required",
+                code=MediaCode.MULTIPART_REQUIRED,
             )
         boundary = params.get(b"boundary")
         if not boundary:
-            raise Invalid("the multipart body has no boundary", code="invalid_multipart")
+            raise Invalid("the multipart body has no boundary", code=MediaCode.INVALID_MULTIPART)
         self.max_bytes = max_bytes
         self.max_files = max_files
         self.spool_dir = spool_dir
@@ -152,21 +153,23 @@ class UploadReceiver:
         _, options = parse_options_header(self._part.disposition)
         raw_name = options.get(b"name")
         if raw_name is None:
-            raise Invalid("a multipart part has no name", code="invalid_multipart")
+            raise Invalid("a multipart part has no name", code=MediaCode.INVALID_MULTIPART)
         part_field = raw_name.decode("utf-8", "replace")
         self._part.name = part_field
         if b"filename" not in options:
             self._fields += 1
             if self._fields > _MAX_FIELDS:
-                raise Invalid("too many form fields", code="too_many_fields")
+                raise Invalid("too many form fields", code=MediaCode.TOO_MANY_FIELDS)
             return
         if part_field not in FILE_FIELDS:
             raise Invalid(
                 f"files go in the 'files' field, not {part_field[:40]!r}",
-                code="unexpected_file_field",
+                code=MediaCode.UNEXPECTED_FILE_FIELD,
             )
         if len(self.files) >= self.max_files:
-            raise Invalid(f"at most {self.max_files} files per upload", code="too_many_files")
+            raise Invalid(
+                f"at most {self.max_files} files per upload", code=MediaCode.TOO_MANY_FILES
+            )
         declared, _ = parse_options_header(self._part.content_type)
         fd, path = tempfile.mkstemp(prefix=".upload-", dir=self.spool_dir)
         incoming = IncomingFile(
@@ -184,14 +187,14 @@ class UploadReceiver:
         incoming = self._part.file
         if incoming is None:
             if len(self._part.data) + len(chunk) > _MAX_FIELD_BYTES:
-                raise Invalid("a form field is too long", code="field_too_long")
+                raise Invalid("a form field is too long", code=MediaCode.FIELD_TOO_LONG)
             self._part.data.extend(chunk)
             return
         incoming.size += len(chunk)
         if incoming.size > self.max_bytes:
             raise TooLarge(
                 f"{incoming.filename!r} is larger than {self.max_bytes} bytes",
-                code="file_too_large",
+                code=MediaCode.FILE_TOO_LARGE,
                 extra={"max_bytes": self.max_bytes},
             )
         if len(incoming.head) < _HEAD_BYTES:
@@ -214,13 +217,15 @@ class UploadReceiver:
             self._parser.finalize()
         except FormParserError as exc:
             self.cleanup()
-            raise Invalid("the multipart body is malformed", code="invalid_multipart") from exc
+            raise Invalid(
+                "the multipart body is malformed", code=MediaCode.INVALID_MULTIPART
+            ) from exc
         except BaseException:
             self.cleanup()
             raise
         if self._part.handle is not None:  # body ended inside a part
             self.cleanup()
-            raise Invalid("the multipart body is truncated", code="invalid_multipart")
+            raise Invalid("the multipart body is truncated", code=MediaCode.INVALID_MULTIPART)
         return self.files
 
     def cleanup(self) -> None:
@@ -241,7 +246,7 @@ def check_types(files: list[IncomingFile], allowed: list[str]) -> None:
     allowed_set = {t.lower() for t in allowed}
     for incoming in files:
         if incoming.size == 0:
-            raise Invalid(f"{incoming.filename!r} is empty", code="empty_file")
+            raise Invalid(f"{incoming.filename!r} is empty", code=MediaCode.EMPTY_FILE)
         if incoming.declared_type not in _GENERIC_TYPES and incoming.declared_type not in (
             allowed_set
         ):
@@ -255,7 +260,7 @@ def check_types(files: list[IncomingFile], allowed: list[str]) -> None:
             raise UnsupportedMedia(
                 f"the content of {incoming.filename!r} is not one of the allowed types: "
                 + ", ".join(sorted(allowed_set)),
-                code="content_type_mismatch",
+                code=MediaCode.CONTENT_TYPE_MISMATCH,
                 extra={"allowed_types": sorted(allowed_set)},
             )
         incoming.mime_type = sniffed

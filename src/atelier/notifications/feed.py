@@ -10,15 +10,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atelier.notifications.models import AdminFeedEntry
 from atelier.platform import clock
 from atelier.platform.errors import not_found
-from atelier.platform.ids import new_id
 
 log = logging.getLogger(__name__)
 
@@ -60,52 +58,6 @@ def add_feed_entry(
         log.info("feed entry already present", extra={"dedup_key": dedup_key, "run_id": run_id})
         return None
     return entry
-
-
-@dataclass(frozen=True, slots=True)
-class FeedItem:
-    kind: str
-    title: str
-    body: str | None = None
-    run_id: str | None = None
-    partner_id: str | None = None
-    data: dict[str, Any] | None = None
-    dedup_key: str | None = None
-
-
-def _insert_ignoring_duplicates(session: Session) -> Insert:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(AdminFeedEntry).on_conflict_do_nothing(
-            index_elements=["dedup_key"]
-        )
-    if dialect == "sqlite":
-        return sqlite.insert(AdminFeedEntry).on_conflict_do_nothing(index_elements=["dedup_key"])
-    raise NotImplementedError(f"feed entries on {dialect}")  # pragma: no cover
-
-
-def add_feed_entries(session: Session, items: list[FeedItem]) -> None:
-    """Bulk-add entries in one statement; entries whose ``dedup_key`` exists are skipped."""
-    if not items:
-        return
-    now = clock.now()
-    session.execute(
-        _insert_ignoring_duplicates(session),
-        [
-            {
-                "id": new_id("feed"),
-                "kind": item.kind,
-                "title": item.title[:_TITLE_MAX],
-                "body": item.body,
-                "production_run_id": item.run_id,
-                "partner_id": item.partner_id,
-                "data": item.data or {},
-                "dedup_key": item.dedup_key,
-                "created_at": now,
-            }
-            for item in items
-        ],
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from atelier.orders import service
 from atelier.orders.schemas import ExternalId, OrderCreate, OrderEnvelope, OrderList, OrderOut
 from atelier.platform.deps import AdminPrincipal, DbSession
+from atelier.platform.http import Limit, Offset
 from atelier.platform.schemas import EntityId
 
 router = APIRouter(prefix="/admin/orders", tags=["orders"])
@@ -51,19 +52,14 @@ def list_orders(
     _admin: AdminPrincipal,
     external_id: Annotated[ExternalId | None, Query()] = None,
     email: Annotated[str | None, Query(max_length=254, pattern=r"^[^\x00]*$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> OrderList:
     """Orders newest first, with items; filter by ``external_id`` or ``email``."""
     orders, count = service.list_orders(
         session, external_id=external_id, email=email, limit=limit, offset=offset
     )
-    return OrderList(
-        orders=[OrderOut.model_validate(o) for o in orders],
-        count=count,
-        limit=limit,
-        offset=offset,
-    )
+    return OrderList.of(orders, count, limit=limit, offset=offset)
 
 
 @router.get("/{order_id}", response_model=OrderEnvelope)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from atelier.orders import service, webhooks
+from atelier.orders.errors import OrderCode
 from atelier.orders.schemas import OrderEnvelope, OrderOut
 from atelier.platform.actors import Actor, ActorType, Channel
 from atelier.platform.deps import AppSettings, DbSession
@@ -25,13 +26,15 @@ async def raw_body(request: Request) -> bytes:
     """The raw request body (signatures cover the exact bytes), at most 1 MiB (else 413)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise TooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes", code="payload_too_large")
+        raise TooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes", code=OrderCode.PAYLOAD_TOO_LARGE)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise TooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes", code="payload_too_large")
+            raise TooLarge(
+                f"the body exceeds {MAX_BODY_BYTES} bytes", code=OrderCode.PAYLOAD_TOO_LARGE
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -11,6 +11,7 @@ from atelier.platform.schemas import (
     Email,
     EntityId,
     InputSchema,
+    ListEnvelope,
     OutputSchema,
     Quantity,
     ShortText,
@@ -62,8 +63,5 @@ class OrderEnvelope(OutputSchema):
     order: OrderOut
 
 
-class OrderList(OutputSchema):
-    orders: list[OrderOut]
-    count: int
-    limit: int
-    offset: int
+class OrderList(ListEnvelope[OrderOut]):
+    items: list[OrderOut] = Field(alias="orders")

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atelier.orders import repository as repo
+from atelier.orders.errors import OrderCode
 from atelier.orders.models import Order, OrderLineItem
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Invalid, NotFound, not_found
@@ -92,7 +93,7 @@ def _validate_lines(
                     raise Invalid(
                         f"variant {line.variant_id!r} does not belong to product "
                         f"{line.product_id!r}",
-                        code="variant_product_mismatch",
+                        code=OrderCode.VARIANT_PRODUCT_MISMATCH,
                         extra={"line": index},
                     )
         if problem is not None:
@@ -141,9 +142,9 @@ def create_order(
     nothing; the unique key plus a SAVEPOINT make this hold for concurrent deliveries too.
     """
     if not lines:
-        raise Invalid("an order needs at least one item", code="empty_order")
+        raise Invalid("an order needs at least one item", code=OrderCode.EMPTY_ORDER)
     if len(lines) > MAX_LINES:
-        raise Invalid(f"an order has at most {MAX_LINES} items", code="too_many_items")
+        raise Invalid(f"an order has at most {MAX_LINES} items", code=OrderCode.TOO_MANY_ITEMS)
     if external_id is not None:
         existing = repo.order_by_external_id(session, external_id)
         if existing is not None:

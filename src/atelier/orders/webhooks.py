@@ -26,9 +26,10 @@ from pydantic import (
 from sqlalchemy.orm import Session
 
 from atelier.orders import repository as repo
+from atelier.orders.errors import OrderCode
 from atelier.orders.schemas import OrderCreate
 from atelier.orders.service import LineInput
-from atelier.platform.errors import Invalid, Unauthorized
+from atelier.platform.errors import Invalid, PlatformCode, Unauthorized
 from atelier.platform.jsonbody import MalformedJson, decode_json_body
 from atelier.platform.schemas import Quantity, json_input, no_nul
 
@@ -73,13 +74,13 @@ def verify(source: Source, headers: dict[str, str], secret: str, body: bytes) ->
         expected = atelier_signature(secret, body)
         header_name = "X-Atelier-Signature"
     if not given:
-        raise Unauthorized(f"missing {header_name} header", code="signature_missing")
+        raise Unauthorized(f"missing {header_name} header", code=OrderCode.SIGNATURE_MISSING)
     given = given.strip()
     if source != "shopify":
         scheme, _, hexpart = given.partition("=")
         given = f"{scheme.lower()}={hexpart.lower()}"
     if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
-        raise Unauthorized("the webhook signature does not match", code="signature_invalid")
+        raise Unauthorized("the webhook signature does not match", code=OrderCode.SIGNATURE_INVALID)
 
 
 # --- adapters ---------------------------------------------------------------------------------
@@ -173,7 +174,9 @@ def _validation_error(exc: ValidationError) -> Invalid:
     ]
     first = errors[0] if errors else {"field": "body", "message": "invalid"}
     return Invalid(
-        f"{first['field']}: {first['message']}", code="validation_error", extra={"errors": errors}
+        f"{first['field']}: {first['message']}",
+        code=PlatformCode.VALIDATION_ERROR,
+        extra={"errors": errors},
     )
 
 
@@ -193,7 +196,7 @@ def _json(body: bytes) -> Any:
         return decode_json_body(body)
     except MalformedJson as exc:
         error = {"field": "body", "message": str(exc), "type": "json_invalid"}
-        raise Invalid(f"body: {exc}", code="validation_error", extra={"errors": [error]}) from None
+        raise Invalid(f"body: {exc}", code=PlatformCode.VALIDATION_ERROR, extra={"errors": [error]}) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +282,7 @@ def parse_medusa(session: Session, body: bytes) -> WebhookOrder:
     if isinstance(raw, dict) and "id" in raw and "items" not in raw:
         raise Invalid(
             "the Medusa payload has no items; forward the order object with its items",
-            code="medusa_items_missing",
+            code=OrderCode.MEDUSA_ITEMS_MISSING,
         )
     data = _validate(MedusaOrder, raw)
     shop_lines = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import AfterValidator
 
 from atelier.partners import service
@@ -14,7 +14,6 @@ from atelier.partners.schemas import (
     PartnerEnvelope,
     PartnerList,
     PartnerRead,
-    PartnerSummary,
     PartnerUpdate,
     PartnerUserAdd,
     PartnerUserEnvelope,
@@ -22,9 +21,8 @@ from atelier.partners.schemas import (
     PartnerUserUpdate,
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
+from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.schemas import no_nul
-
-IdParam = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(no_nul)]
 
 router = APIRouter(prefix="/admin/partners", tags=["partners"])
 
@@ -42,21 +40,16 @@ def list_partners(
     _: AdminPrincipal,
     status: Annotated[PartnerStatus | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=200), AfterValidator(no_nul)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> PartnerList:
     """List partners (filter by status, search name and handle; newest first)."""
     rows, count = service.list_partners(session, status=status, q=q, limit=limit, offset=offset)
-    return PartnerList(
-        partners=[PartnerSummary.model_validate(p) for p in rows],
-        count=count,
-        limit=limit,
-        offset=offset,
-    )
+    return PartnerList.of(rows, count, limit=limit, offset=offset)
 
 
 @router.get("/{partner_id}", response_model=PartnerEnvelope)
-def get_partner(partner_id: IdParam, session: DbSession, _: AdminPrincipal) -> PartnerEnvelope:
+def get_partner(partner_id: IdPath, session: DbSession, _: AdminPrincipal) -> PartnerEnvelope:
     """A partner with its users."""
     partner = service.get_partner_with_users(session, partner_id)
     return PartnerEnvelope(partner=PartnerRead.model_validate(partner))
@@ -64,7 +57,7 @@ def get_partner(partner_id: IdParam, session: DbSession, _: AdminPrincipal) -> P
 
 @router.post("/{partner_id}", response_model=PartnerEnvelope)
 def update_partner(
-    partner_id: IdParam, body: PartnerUpdate, session: DbSession, _: AdminPrincipal
+    partner_id: IdPath, body: PartnerUpdate, session: DbSession, _: AdminPrincipal
 ) -> PartnerEnvelope:
     """Change the fields sent (name, status, WhatsApp, language, time zone, metadata)."""
     partner = service.update_partner(session, partner_id, body)
@@ -73,7 +66,7 @@ def update_partner(
 
 @router.post("/{partner_id}/users", status_code=201, response_model=PartnerUserEnvelope)
 def add_partner_user(
-    partner_id: IdParam, body: PartnerUserAdd, session: DbSession, _: AdminPrincipal
+    partner_id: IdPath, body: PartnerUserAdd, session: DbSession, _: AdminPrincipal
 ) -> PartnerUserEnvelope:
     """Add another user to the partner (409 ``email_taken``)."""
     user = service.add_user(session, partner_id, body)
@@ -86,8 +79,8 @@ def add_partner_user(
 
 @router.post("/{partner_id}/users/{user_id}", response_model=PartnerUserEnvelope)
 def update_partner_user(
-    partner_id: IdParam,
-    user_id: IdParam,
+    partner_id: IdPath,
+    user_id: IdPath,
     body: PartnerUserUpdate,
     session: DbSession,
     _: AdminPrincipal,

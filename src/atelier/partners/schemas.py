@@ -15,6 +15,7 @@ from atelier.platform.schemas import (
     Email,
     Handle,
     InputSchema,
+    ListEnvelope,
     Metadata,
     Name,
     OutputSchema,
@@ -179,8 +180,5 @@ class PartnerUserEnvelope(OutputSchema):
     partner: PartnerRead
 
 
-class PartnerList(OutputSchema):
-    partners: list[PartnerSummary]
-    count: int
-    limit: int
-    offset: int
+class PartnerList(ListEnvelope[PartnerSummary]):
+    items: list[PartnerSummary] = Field(alias="partners")

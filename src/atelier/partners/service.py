@@ -10,13 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atelier.partners import repository
-from atelier.partners.models import Partner, PartnerUser
+from atelier.partners.errors import PartnerCode
+from atelier.partners.models import Partner, PartnerStatus, PartnerUser
 from atelier.partners.schemas import (
     PartnerCreate,
     PartnerUpdate,
     PartnerUserCreate,
     PartnerUserUpdate,
 )
+from atelier.platform.accounts import PartnerAccount
 from atelier.platform.errors import Conflict, not_found
 from atelier.platform.security import hash_password
 
@@ -24,11 +26,13 @@ log = logging.getLogger(__name__)
 
 
 def _handle_taken(handle: str) -> Conflict:
-    return Conflict(f"the handle {handle!r} is already taken", code="handle_taken")
+    return Conflict(f"the handle {handle!r} is already taken", code=PartnerCode.HANDLE_TAKEN)
 
 
 def _email_taken(email: str) -> Conflict:
-    return Conflict(f"a partner user with email {email!r} already exists", code="email_taken")
+    return Conflict(
+        f"a partner user with email {email!r} already exists", code=PartnerCode.EMAIL_TAKEN
+    )
 
 
 def get_partner(session: Session, partner_id: str) -> Partner:
@@ -45,6 +49,23 @@ def get_partner_with_users(session: Session, partner_id: str) -> Partner:
     if partner is None:
         raise not_found("partner", partner_id)
     return partner
+
+
+def partner_account(session: Session, user_id: str) -> PartnerAccount | None:
+    """The sign-in view of partner user ``user_id`` (``platform.deps`` authorises with it)."""
+    user = session.get(PartnerUser, user_id)
+    if user is None:
+        return None
+    partner = session.get(Partner, user.partner_id)
+    return PartnerAccount(
+        user_id=user.id,
+        partner_id=user.partner_id,
+        user_active=user.is_active,
+        partner_active=partner is not None and partner.status != PartnerStatus.INACTIVE,
+        partner_pending=partner is not None and partner.status == PartnerStatus.PENDING,
+        token_version=user.token_version,
+        name=f"{user.first_name} {user.last_name}".strip() or (partner.name if partner else ""),
+    )
 
 
 def partner_display(session: Session, partner_ids: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -12,6 +12,7 @@ from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from atelier.platform import accounts
 from atelier.platform.actors import Actor, ActorType, Channel
 from atelier.platform.admission import Ticket
 from atelier.platform.db import Database
@@ -189,27 +190,22 @@ def partner_principal(
     ``acting``: the request changes something. A ``pending`` partner (not approved by the brand
     yet) may sign in and read, but acting is ``403 partner_pending``.
     """
-    # Imported here: partners is a domain package and platform must not depend on it at import.
-    from atelier.partners.models import Partner, PartnerStatus, PartnerUser
-
     if claims.role != "partner":
         raise Forbidden("this endpoint is for partner workshops", code="partner_only")
-    user = session.get(PartnerUser, claims.subject)
-    if user is None or not user.is_active or user.partner_id != claims.partner_id:
+    account = accounts.partner_account(session, claims.subject)
+    if account is None or not account.user_active or account.partner_id != claims.partner_id:
         raise Unauthorized("the account is no longer active", code="account_inactive")
-    if claims.version != user.token_version:
+    if claims.version != account.token_version:
         raise _revoked()
-    partner = session.get(Partner, user.partner_id)
-    if partner is None or partner.status == PartnerStatus.INACTIVE:
+    if not account.partner_active:
         raise Forbidden("the partner account is inactive", code="partner_inactive")
-    if acting and partner.status == PartnerStatus.PENDING:
+    if acting and account.partner_pending:
         raise Forbidden(
             "the partner account is pending approval: it can sign in and read, and acts once "
             "the brand activates it",
             code="partner_pending",
         )
-    name = f"{user.first_name} {user.last_name}".strip() or partner.name
-    return Principal("partner", user.id, partner.id, name, channel)
+    return Principal("partner", account.user_id, account.partner_id, account.name, channel)
 
 
 def require_admin(request: Request, session: DbSession, settings: AppSettings) -> Principal:

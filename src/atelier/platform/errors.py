@@ -18,6 +18,14 @@ class ErrorKind(StrEnum):
     BAD_GATEWAY = "bad_gateway"
 
 
+class PlatformCode(StrEnum):
+    """Codes every domain shares. Each domain lists its own in its ``errors.py`` as a StrEnum;
+    clients and tests match on them, so a value never changes (new ones are added). Unknown ids
+    answer ``<entity>_not_found`` from :func:`not_found`."""
+
+    VALIDATION_ERROR = "validation_error"
+
+
 class DomainError(Exception):
     """Base of every expected failure. ``code`` is a stable machine-readable reason."""
 

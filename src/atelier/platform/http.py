@@ -6,15 +6,17 @@ import logging
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from atelier.platform.admission import DatabaseBusy
 from atelier.platform.errors import DomainError, ErrorKind
+from atelier.platform.schemas import no_nul
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,9 @@ PROBLEM_JSON = "application/problem+json"
 # Pagination query parameters every list endpoint shares (SPEC §10: limit/offset/count).
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+# Ids in paths and queries: bounded and NUL-free (a NUL would otherwise reach PostgreSQL).
+IdPath = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(no_nul)]
+IdQuery = Annotated[str | None, Query(min_length=1, max_length=64), AfterValidator(no_nul)]
 
 KIND_STATUS: dict[ErrorKind, int] = {
     ErrorKind.NOT_FOUND: 404,

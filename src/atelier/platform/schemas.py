@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -150,7 +150,34 @@ class Page(BaseModel):
 T = TypeVar("T")
 
 
-class ListEnvelope(BaseModel, Generic[T]):
+class ListEnvelope(OutputSchema, Generic[T]):
+    """One page of a list: the items (under the resource's plural name), then the total
+    ``count`` for the filters and the ``limit``/``offset`` that cut the page.
+
+    A list names its items by aliasing the field::
+
+        class DesignList(ListEnvelope[DesignSummary]):
+            items: list[DesignSummary] = Field(alias="designs")
+
+    Build one with :meth:`of`, or validate a dict keyed by the alias.
+    """
+
+    items: list[T]
     count: int
     limit: int
     offset: int
+
+    @classmethod
+    def of(cls, items: Iterable[Any], count: int, *, limit: int, offset: int) -> Self:
+        """The page of ``items`` (ORM objects or dicts) out of ``count``."""
+        return cls.model_validate(
+            {"items": list(items), "count": count, "limit": limit, "offset": offset}
+        )
+
+
+class Deleted(OutputSchema):
+    """What a DELETE answers: which object is gone."""
+
+    id: str
+    object: str
+    deleted: bool = True

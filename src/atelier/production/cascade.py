@@ -1,17 +1,20 @@
-"""What one run's milestone does to its family: parent progress and completion, and the
-automatic dispatch of dependants (``depends_on_run_ids``) once what they wait on is done."""
+"""What one run's milestone does to its family.
+
+Inline, atomic with the child's change: the parent following its children (``in_progress`` on
+the first acceptance, ``completed`` once every live child is). A reaction, run by the
+``production_run.completed`` subscriber in its own transaction: the automatic dispatch of
+dependants (``depends_on_run_ids``) once everything they wait on is completed."""
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from atelier.audit import service as audit
 from atelier.platform import clock
 from atelier.platform.actors import Actor
-from atelier.production import transitions
+from atelier.production import dispatch, repository, transitions
 from atelier.production.lifecycle import TERMINAL, RunStatus
 from atelier.production.models import DispatchState, ProductionRun
 
@@ -43,11 +46,10 @@ def on_child_accepted(session: Session, run: ProductionRun, actor: Actor) -> Non
 
 
 def on_run_completed(session: Session, run: ProductionRun, actor: Actor) -> None:
-    """``run`` just completed: complete its parent when every child is done, then dispatch
-    dependants whose dependencies are now all completed."""
+    """``run`` just completed: complete its parent when every child is done (its dependants
+    are released by the ``production_run.completed`` subscriber)."""
     if run.parent_run_id is not None:
         settle_parent(session, run.parent_run_id, run.id, actor)
-    _release_dependants(session, run, actor)
 
 
 def settle_parent(session: Session, parent_id: str, child_id: str, actor: Actor) -> None:
@@ -55,11 +57,7 @@ def settle_parent(session: Session, parent_id: str, child_id: str, actor: Actor)
     parent = transitions.lock_run(session, parent_id)
     if RunStatus(parent.status) in TERMINAL:
         return
-    statuses = list(
-        session.scalars(
-            select(ProductionRun.status).where(ProductionRun.parent_run_id == parent_id)
-        )
-    )
+    statuses = repository.child_statuses(session, parent_id)
     # Cancelled children no longer count (their work was dropped); at least one must be done.
     live = [s for s in statuses if s != RunStatus.CANCELLED]
     if not live or any(s != RunStatus.COMPLETED for s in live):
@@ -85,24 +83,13 @@ def settle_parent(session: Session, parent_id: str, child_id: str, actor: Actor)
     on_run_completed(session, parent, actor)
 
 
-def _dependants(session: Session, run: ProductionRun) -> list[ProductionRun]:
-    # depends_on_run_ids is a JSON list; matching its text form works on SQLite and PostgreSQL,
-    # then the exact membership is checked in Python.
-    rows = session.scalars(
-        select(ProductionRun)
-        .where(
-            ProductionRun.status == RunStatus.APPROVED,
-            cast(ProductionRun.depends_on_run_ids, String).contains(run.id, autoescape=True),
-        )
-        .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
-    )
-    return [r for r in rows if run.id in (r.depends_on_run_ids or [])]
+def release_dependants(session: Session, run_id: str, actor: Actor) -> None:
+    """Dispatch the approved runs that waited on ``run_id`` and now wait on nothing, with their
+    template intent; a dependant that cannot go is audited ``manual_dispatch_required``.
 
-
-def _release_dependants(session: Session, run: ProductionRun, actor: Actor) -> None:
-    from atelier.production import dispatch
-
-    for dependant in _dependants(session, run):
+    Idempotent: a dependant already dispatched is no longer ``approved`` + ``idle``.
+    """
+    for dependant in repository.approved_dependants(session, run_id):
         if dependant.dispatch_state != DispatchState.IDLE:
             continue
         if transitions.waiting_on(session, dependant):
@@ -115,7 +102,7 @@ def _release_dependants(session: Session, run: ProductionRun, actor: Actor) -> N
                 actor,
                 data={
                     "reason": "no template intent",
-                    "released_by_run_id": run.id,
+                    "released_by_run_id": run_id,
                 },
             )
             continue
@@ -134,7 +121,7 @@ def _release_dependants(session: Session, run: ProductionRun, actor: Actor) -> N
             data={
                 "reason": outcome.reason,
                 "code": outcome.code,
-                "released_by_run_id": run.id,
+                "released_by_run_id": run_id,
             },
         )
 

@@ -4,6 +4,10 @@ Everything happens in the caller's transaction under the run's row lock. Invento
 most once per run whatever races happen, because every movement carries a ledger idempotency key
 (``clog:<log id>`` for consumption, ``run_output:<run id>`` for output) that the database keeps
 unique; the status check under the lock makes the second completer see ``completed``.
+
+Inline here, because they must be atomic with the completion: the ledger (consumption and
+output) and the parent settling. Reactions — dependants released and dispatched, a sample's
+design approved — are subscribers of ``production_run.completed`` (``production.subscribers``).
 """
 
 from __future__ import annotations
@@ -14,18 +18,21 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from atelier.catalog.models import DesignStatus, ProductVariant
+from atelier.catalog import service as catalog
+from atelier.inventory import consumption as inventory_consumption
+from atelier.inventory import service as inventory
 from atelier.inventory.consumption_schemas import ConsumptionCreate
-from atelier.inventory.models import ConsumptionLog, MovementReason, QuantityBasis
+from atelier.inventory.models import MovementReason
 from atelier.platform import clock
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Conflict, Invalid
-from atelier.production import transitions
+from atelier.production import cascade, consumption, repository, transitions
+from atelier.production.errors import ProductionCode
 from atelier.production.lifecycle import Action, RunStatus
-from atelier.production.models import ProductionRun, RunType
+from atelier.production.models import ProductionRun
+from atelier.tasks import service as tasks
 
 log = logging.getLogger(__name__)
 
@@ -75,26 +82,32 @@ def check_completion_output(
     unless the shortfall is allowed *and* explained.
     """
     if produced is None:
-        return OutputCheck(False, "produced_quantity_required", "produced_quantity is required")
+        return OutputCheck(
+            False, ProductionCode.PRODUCED_QUANTITY_REQUIRED, "produced_quantity is required"
+        )
     if produced < 0 or produced > MAX_PIECES:
         return OutputCheck(
-            False, "invalid_produced_quantity", f"produced_quantity must be 0..{MAX_PIECES}"
+            False,
+            ProductionCode.INVALID_PRODUCED_QUANTITY,
+            f"produced_quantity must be 0..{MAX_PIECES}",
         )
     if rejected < 0 or rejected > MAX_PIECES:
         return OutputCheck(
-            False, "invalid_rejected_quantity", f"rejected_quantity must be 0..{MAX_PIECES}"
+            False,
+            ProductionCode.INVALID_REJECTED_QUANTITY,
+            f"rejected_quantity must be 0..{MAX_PIECES}",
         )
     if rejected > produced:
         return OutputCheck(
             False,
-            "rejected_exceeds_produced",
+            ProductionCode.REJECTED_EXCEEDS_PRODUCED,
             f"rejected_quantity ({rejected}) cannot exceed produced_quantity ({produced}); "
             "rejected pieces are counted inside the produced ones",
         )
     if rejected > 0 and not rejection_reason:
         return OutputCheck(
             False,
-            "rejection_reason_required",
+            ProductionCode.REJECTION_REASON_REQUIRED,
             "rejection_reason is required when rejected_quantity is greater than 0",
         )
     if quantity is not None and produced + rejected < quantity:
@@ -102,7 +115,7 @@ def check_completion_output(
         if not allow_shortfall:
             return OutputCheck(
                 False,
-                "shortfall_not_allowed",
+                ProductionCode.SHORTFALL_NOT_ALLOWED,
                 f"produced ({produced}) + rejected ({rejected}) is {short} short of the run "
                 f"quantity ({quantity}); report the full quantity or set allow_shortfall with "
                 "an explanation",
@@ -110,7 +123,7 @@ def check_completion_output(
         if not (explanation and explanation.strip()):
             return OutputCheck(
                 False,
-                "shortfall_explanation_required",
+                ProductionCode.SHORTFALL_EXPLANATION_REQUIRED,
                 f"the output is {short} short of the run quantity ({quantity}); allow_shortfall "
                 "needs an explanation in notes, rejection_reason or rejection_notes",
             )
@@ -161,7 +174,7 @@ def complete_run(
     if status is RunStatus.COMPLETED:
         if driven:
             return CompletionResult(run, 0, already=True)
-        raise Conflict("the run is already completed", code="already_completed")
+        raise Conflict("the run is already completed", code=ProductionCode.ALREADY_COMPLETED)
     if driven:
         if status not in (RunStatus.SENT_TO_PARTNER, RunStatus.IN_PROGRESS):
             log.info(
@@ -197,12 +210,9 @@ def complete_run(
     assert produced is not None  # checked above
 
     logged = 0
-    if consumptions:
-        from atelier.inventory import consumption
-
-        for entry in consumptions:
-            consumption.log_consumption(session, run, entry, actor=actor, locked=True)
-            logged += 1
+    for entry in consumptions:
+        consumption.log_consumption(session, run, entry, actor=actor, locked=True)
+        logged += 1
 
     now = clock.now()
     from_status = run.status
@@ -220,7 +230,9 @@ def complete_run(
         run.completion_notes = notes
     run.last_activity_at = now
 
-    committed = _commit_consumption(session, run, actor, pieces=produced)
+    committed = inventory_consumption.commit_run_consumption(
+        session, run_id=run.id, partner_id=run.partner_id, pieces=produced, actor=actor
+    )
     output = _stock_output(session, run, actor, good=produced - rejected)
     data: dict[str, Any] = {
         "source": source,
@@ -237,11 +249,7 @@ def complete_run(
     transitions.record_change(
         session, run, "completed", actor, from_status=from_status, data=data, event="completed"
     )
-    if run.run_type == RunType.SAMPLE:
-        _move_design(session, run, DesignStatus.APPROVED)
     session.flush()
-
-    from atelier.production import cascade
 
     if never_accepted:
         # Task-driven completion of a run nobody accepted: the family sees it as accepted too.
@@ -256,13 +264,11 @@ def complete_run(
 
 def _refuse_open_redo(session: Session, run: ProductionRun) -> None:
     # Redo tasks are the brand asking for rework: the run cannot be closed over them.
-    from atelier.tasks import service as tasks
-
     open_redo = tasks.open_redo_tasks(session, run.id)
     if open_redo:
         raise Conflict(
             f"{len(open_redo)} redo task(s) are still open; finish them before completing the run",
-            code="redo_tasks_open",
+            code=ProductionCode.REDO_TASKS_OPEN,
             extra={"open_task_ids": open_redo},
         )
 
@@ -271,15 +277,8 @@ def _driven_yield(
     session: Session, run: ProductionRun, produced: int | None, rejected: int
 ) -> tuple[int, int, str | None]:
     """Yield for a completion nobody reported: children's totals, last progress, or quantity."""
-    children = session.execute(
-        select(
-            func.count(ProductionRun.id),
-            func.coalesce(func.sum(ProductionRun.produced_quantity), 0),
-            func.coalesce(func.sum(ProductionRun.rejected_quantity), 0),
-        ).where(ProductionRun.parent_run_id == run.id, ProductionRun.status == RunStatus.COMPLETED)
-    ).one()
-    if produced is None and children[0]:
-        produced_sum, rejected_sum = int(children[1] or 0), int(children[2] or 0)
+    children, produced_sum, rejected_sum = repository.completed_children_totals(session, run.id)
+    if produced is None and children:
         return produced_sum, rejected_sum, RejectionReason.OTHER if rejected_sum else None
     if produced is None:
         produced = run.produced_quantity if run.produced_quantity is not None else run.quantity
@@ -287,109 +286,38 @@ def _driven_yield(
     return pieces, min(rejected, pieces), RejectionReason.OTHER if rejected else None
 
 
-def _commit_consumption(session: Session, run: ProductionRun, actor: Actor, *, pieces: int) -> int:
-    """Commit every uncommitted log of the run and draw its material from the partner location."""
-    from atelier.inventory import service as inventory
-
-    logs = list(
-        session.scalars(
-            select(ConsumptionLog)
-            .where(
-                ConsumptionLog.production_run_id == run.id,
-                ConsumptionLog.is_committed.is_(False),
-            )
-            .order_by(ConsumptionLog.consumed_at, ConsumptionLog.id)
-        )
-    )
-    now = clock.now()
-    committed = 0
-    fallback_location: str | None = None
-    for entry in logs:
-        # Conditional update: a log is committed by exactly one transaction.
-        claimed = session.execute(
-            update(ConsumptionLog)
-            .where(ConsumptionLog.id == entry.id, ConsumptionLog.is_committed.is_(False))
-            .values(is_committed=True, committed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(claimed, "rowcount", 0) != 1:
-            continue
-        session.refresh(entry)
-        location_id = entry.location_id
-        if location_id is None:
-            if fallback_location is None and run.partner_id is not None:
-                fallback_location = inventory.partner_location(session, run.partner_id).id
-            location_id = fallback_location
-        committed += 1
-        if location_id is None:
-            continue
-        amount = (
-            entry.quantity * pieces
-            if entry.quantity_basis == QuantityBasis.PER_PIECE
-            else (entry.quantity)
-        )
-        inventory.move_stock(
-            session,
-            inventory_item_id=entry.inventory_item_id,
-            location_id=location_id,
-            delta=-amount,
-            reason=MovementReason.CONSUMPTION,
-            idempotency_key=f"clog:{entry.id}",
-            actor=actor,
-            production_run_id=run.id,
-            consumption_log_id=entry.id,
-            note=f"{entry.consumption_type} consumption of run {run.id}",
-        )
-    return committed
-
-
 def output_item_id(session: Session, run: ProductionRun) -> str | None:
     """The inventory item a run's good output is stocked as: the variant's, else the design's."""
-    if run.variant_id:
-        item = session.scalar(
-            select(ProductVariant.inventory_item_id).where(ProductVariant.id == run.variant_id)
-        )
-        if item:
-            return item
-    from atelier.catalog import service as catalog
-
-    return catalog.get_design(session, run.design_id).output_inventory_item_id
+    return catalog.output_item_id(session, run.design_id, run.variant_id)
 
 
-def _output_skip_reason(session: Session, run: ProductionRun) -> str | None:
-    """Why this run's output is not stocked: a parent's output is its children's.
+def _output_target(session: Session, run: ProductionRun) -> tuple[str | None, str | None]:
+    """(item id, None) where the run's good output goes, or (None, why it is not stocked).
 
-    Children split the parent quantity (their quantities add up to it), so each child's good
-    output is finished goods, whatever its order group.
+    A parent's output is its children's: they split the parent quantity (their quantities add
+    up to it), so each child's good output is finished goods, whatever its order group.
     """
-    has_children = session.scalar(
-        select(func.count(ProductionRun.id)).where(ProductionRun.parent_run_id == run.id)
-    )
-    if has_children:
-        return "output is stocked by the child runs"
-    return None
+    if repository.has_children(session, run.id):
+        return None, "output is stocked by the child runs"
+    item_id = output_item_id(session, run)
+    if item_id is None:
+        return None, "no output inventory item for the variant or design"
+    return item_id, None
 
 
 def _stock_output(
     session: Session, run: ProductionRun, actor: Actor, *, good: int
 ) -> dict[str, Any]:
     """Move good output onto the finished-goods level; describe what happened for the audit."""
-    skip = _output_skip_reason(session, run)
-    if skip:
-        return {"moved": False, "reason": skip}
-    item_id = output_item_id(session, run)
+    item_id, skip = _output_target(session, run)
     if item_id is None:
-        return {"moved": False, "reason": "no output inventory item for the variant or design"}
+        return {"moved": False, "reason": skip}
     if good <= 0:
         return {"moved": False, "reason": "no good output", "inventory_item_id": item_id}
-    from atelier.inventory import service as inventory
-
-    location = inventory.finished_goods_location(session)
-    movement = inventory.move_stock(
+    movement, location = inventory.stock_finished_goods(
         session,
         inventory_item_id=item_id,
-        location_id=location.id,
-        delta=float(good),
+        quantity=float(good),
         reason=MovementReason.PRODUCTION_OUTPUT,
         idempotency_key=f"run_output:{run.id}",
         actor=actor,
@@ -403,16 +331,6 @@ def _stock_output(
         "quantity": good,
         **({} if movement is not None else {"reason": "already stocked"}),
     }
-
-
-def _move_design(session: Session, run: ProductionRun, to_status: DesignStatus) -> None:
-    from atelier.catalog import service as catalog
-
-    if catalog.move_design_status(session, run.design_id, to_status):
-        log.info(
-            "sample run moved its design",
-            extra={"run_id": run.id, "design_id": run.design_id, "to": str(to_status)},
-        )
 
 
 # --- admin corrections after completion --------------------------------------------------------
@@ -436,7 +354,7 @@ def correct_output(
     if run.status != RunStatus.COMPLETED:
         raise Conflict(
             f"only a completed run's output can be corrected; the run is {run.status}",
-            code="not_completed",
+            code=ProductionCode.NOT_COMPLETED,
         )
     before_produced = run.produced_quantity or 0
     before_rejected = run.rejected_quantity or 0
@@ -457,21 +375,14 @@ def correct_output(
     number = len(corrections) + 1
     delta = (produced - rejected) - (before_produced - before_rejected)
     movement: dict[str, Any] = {"moved": False, "quantity": delta}
-    skip = _output_skip_reason(session, run)
-    item_id = None if skip else output_item_id(session, run)
-    if skip:
+    item_id, skip = _output_target(session, run)
+    if item_id is None:
         movement["reason"] = skip
-    elif item_id is None:
-        movement["reason"] = "no output inventory item for the variant or design"
     elif delta:
-        from atelier.inventory import service as inventory
-
-        location = inventory.finished_goods_location(session)
-        moved = inventory.move_stock(
+        moved, location = inventory.stock_finished_goods(
             session,
             inventory_item_id=item_id,
-            location_id=location.id,
-            delta=float(delta),
+            quantity=float(delta),
             reason=MovementReason.CORRECTION,
             idempotency_key=f"run_output_correction:{run.id}:{number}",
             actor=actor,

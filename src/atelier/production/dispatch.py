@@ -12,18 +12,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
 from atelier.platform import clock
 from atelier.platform.actors import Actor
-from atelier.platform.errors import Conflict, DomainError
+from atelier.platform.errors import DomainError
 from atelier.production import transitions
+from atelier.production.errors import ProductionCode
 from atelier.production.lifecycle import Action, RunStatus
 from atelier.production.models import DispatchState, ProductionRun
 from atelier.tasks import service as tasks_service
-from atelier.tasks.models import Task
+from atelier.tasks.models import Task, TaskTemplate
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,7 @@ def start_dispatch(session: Session, run_id: str, *, actor: Actor) -> Production
 def cancel_pending_dispatch(session: Session, run_id: str, *, actor: Actor) -> ProductionRun:
     """Leave ``awaiting_templates`` without dispatching (back to ``idle``)."""
     run = transitions.lock_run(session, run_id)
-    if run.dispatch_state != DispatchState.AWAITING_TEMPLATES:
-        raise Conflict("the run is not waiting for templates", code="dispatch_not_pending")
+    transitions.require(session, run, Action.CANCEL_DISPATCH)
     run.dispatch_state = DispatchState.IDLE
     run.dispatch_started_at = None
     session.flush()
@@ -74,30 +74,41 @@ def cancel_pending_dispatch(session: Session, run_id: str, *, actor: Actor) -> P
     return run
 
 
-def _require_dispatchable(session: Session, run: ProductionRun, *, confirm: bool) -> None:
-    awaiting = run.dispatch_state == DispatchState.AWAITING_TEMPLATES
-    if confirm and not awaiting:
-        # Say *why* when the run is past dispatch (terminal, already sent ...), else plainly.
-        if run.status != RunStatus.APPROVED:
-            transitions.require(session, run, Action.DISPATCH)
-        raise Conflict(
-            "the run is not waiting for templates; start with POST .../dispatch",
-            code="dispatch_not_pending",
-        )
-    if not awaiting:
-        transitions.require(session, run, Action.DISPATCH)
-        return
-    # A paused dispatch is being confirmed: same rules as DISPATCH except the pause itself.
-    if run.status != RunStatus.APPROVED:
-        transitions.require(session, run, Action.DISPATCH)
-    if run.partner_id is None:
-        raise Conflict("assign a partner before dispatching the run", code="partner_required")
-    waiting = transitions.waiting_on(session, run)
-    if waiting:
-        raise Conflict(
-            f"the run waits on runs that are not completed yet: {', '.join(waiting)}",
-            code="dependencies_pending",
-        )
+@dataclass(frozen=True, slots=True)
+class _NewTasks:
+    templates: list[TaskTemplate]
+    tasks: list[Task]
+
+    def audit_data(self) -> dict[str, Any]:
+        return {
+            "template_ids": [t.id for t in self.templates],
+            "template_names": [t.name for t in self.templates],
+            "task_ids": [t.id for t in self.tasks],
+        }
+
+
+def _tasks_from_templates(
+    session: Session,
+    run: ProductionRun,
+    *,
+    template_names: Sequence[str] | None,
+    template_ids: Sequence[str] | None,
+    category: str | None = None,
+    is_redo: bool = False,
+) -> _NewTasks:
+    """Resolve the templates (422 before anything is written), then create the run's tasks."""
+    templates = tasks_service.resolve_templates(
+        session, template_names=template_names, template_ids=template_ids, category=category
+    )
+    created = tasks_service.create_tasks(
+        session,
+        run_id=run.id,
+        partner_id=run.partner_id,
+        design_id=run.design_id,
+        templates=templates,
+        is_redo=is_redo,
+    )
+    return _NewTasks(templates, created)
 
 
 def dispatch_run(
@@ -117,16 +128,11 @@ def dispatch_run(
     Templates are resolved before anything is written: unknown or ambiguous → 422.
     """
     run = transitions.lock_run(session, run.id)
-    _require_dispatchable(session, run, confirm=confirm)
-    templates = tasks_service.resolve_templates(
-        session, template_names=template_names, template_ids=template_ids, category=category
+    transitions.require(
+        session, run, Action.CONFIRM_DISPATCH if confirm else Action.SEND_TO_PRODUCTION
     )
-    created = tasks_service.create_tasks(
-        session,
-        run_id=run.id,
-        partner_id=run.partner_id,
-        design_id=run.design_id,
-        templates=templates,
+    new = _tasks_from_templates(
+        session, run, template_names=template_names, template_ids=template_ids, category=category
     )
     now = clock.now()
     from_status = run.status
@@ -134,7 +140,7 @@ def dispatch_run(
     run.dispatch_state = DispatchState.COMPLETED
     run.dispatch_started_at = run.dispatch_started_at or now
     run.dispatch_completed_at = now
-    run.dispatched_template_ids = [t.id for t in templates]
+    run.dispatched_template_ids = [t.id for t in new.templates]
     session.flush()
     transitions.record_change(
         session,
@@ -142,18 +148,14 @@ def dispatch_run(
         "sent_to_partner",
         actor,
         from_status=from_status,
-        data={
-            "template_ids": [t.id for t in templates],
-            "template_names": [t.name for t in templates],
-            "task_ids": [t.id for t in created],
-        },
+        data=new.audit_data(),
         event="sent_to_partner",
     )
     log.info(
         "run dispatched",
-        extra={"run_id": run.id, "partner_id": run.partner_id, "tasks": len(created)},
+        extra={"run_id": run.id, "partner_id": run.partner_id, "tasks": len(new.tasks)},
     )
-    return created
+    return new.tasks
 
 
 def dispatch_with_intent(session: Session, run: ProductionRun, *, actor: Actor) -> DispatchOutcome:
@@ -165,7 +167,9 @@ def dispatch_with_intent(session: Session, run: ProductionRun, *, actor: Actor) 
     names = list(run.dispatch_template_names or [])
     ids = list(run.dispatch_template_ids or [])
     if not names and not ids:
-        return DispatchOutcome(run.id, "skipped", "no template intent", "no_template_intent")
+        return DispatchOutcome(
+            run.id, "skipped", "no template intent", ProductionCode.NO_TEMPLATE_INTENT
+        )
     savepoint = session.begin_nested()
     try:
         created = dispatch_run(
@@ -222,16 +226,8 @@ def add_tasks(
     """Redo: more tasks (``is_redo``) on a dispatched, unfinished run; they block completion."""
     run = transitions.lock_run(session, run_id)
     transitions.require(session, run, Action.ADD_TASKS)
-    templates = tasks_service.resolve_templates(
-        session, template_names=template_names, template_ids=template_ids
-    )
-    created = tasks_service.create_tasks(
-        session,
-        run_id=run.id,
-        partner_id=run.partner_id,
-        design_id=run.design_id,
-        templates=templates,
-        is_redo=True,
+    new = _tasks_from_templates(
+        session, run, template_names=template_names, template_ids=template_ids, is_redo=True
     )
     session.flush()
     transitions.record_change(
@@ -239,30 +235,9 @@ def add_tasks(
         run,
         "tasks_added",
         actor,
-        data={
-            "template_ids": [t.id for t in templates],
-            "template_names": [t.name for t in templates],
-            "task_ids": [t.id for t in created],
-            "is_redo": True,
-        },
+        data={**new.audit_data(), "is_redo": True},
         event="updated",
     )
-    for task in created:
+    for task in new.tasks:
         tasks_service.emit_task_updated(session, task, actor)
-    return created
-
-
-def accept_run_for_task(session: Session, run_id: str, actor: Actor) -> ProductionRun:
-    """Accept a ``sent_to_partner`` run because its partner started working on one of its tasks.
-
-    Goes through the run's own accept (``production.milestones.accept_run``) so the RunEvent,
-    the ``production_run.accepted`` event and the parent cascade are exactly those of
-    ``POST .../accept``.
-    """
-    from atelier.production import milestones
-
-    run = transitions.lock_run(session, run_id)
-    if run.status != RunStatus.SENT_TO_PARTNER:
-        return run
-    accepted, _message = milestones.accept_run(session, run_id, actor=actor)
-    return accepted
+    return new.tasks

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import StreamingResponse
@@ -10,21 +10,33 @@ from fastapi.responses import StreamingResponse
 from atelier.audit import service as audit
 from atelier.platform.db import Database
 from atelier.platform.deps import AdminPrincipal, DbSession, get_database
-from atelier.platform.errors import Invalid
+from atelier.platform.errors import Invalid, PlatformCode
+from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.schemas import EntityId
 from atelier.production import export, repository, service, transitions, views
 from atelier.production.lifecycle import RunStatus
 from atelier.production.models import RunType
 from atelier.production.schemas import (
+    AlreadyCancelledResponse,
+    ApprovalResponse,
     ApproveRequest,
     Assignment,
     CancelRequest,
+    CancelResponse,
     DesignRunsCreate,
+    DispatchReport,
     NoteRequest,
     ProductionRunCreate,
     ProductionRunDependencies,
+    ProductionRunDetailEnvelope,
+    ProductionRunEnvelope,
+    ProductionRunList,
     ProductionRunUpdate,
     ReassignRequest,
+    ReassignResponse,
+    RunEventEnvelope,
+    RunEventRead,
+    RunEventsResponse,
 )
 
 router = APIRouter(prefix="/admin", tags=["production-runs"])
@@ -48,12 +60,12 @@ def assignment_specs(assignments: list[Assignment] | None) -> list[service.Assig
     ]
 
 
-def _approval_out(result: service.ApprovalResult) -> dict[str, Any]:
-    return {
-        "production_run": views.run_dict(result.run),
-        "children": [views.run_dict(child) for child in result.children],
-        "dispatch": result.dispatch.as_dict(),
-    }
+def _approval_out(result: service.ApprovalResult) -> ApprovalResponse:
+    return ApprovalResponse(
+        production_run=views.run_read(result.run),
+        children=[views.run_read(child) for child in result.children],
+        dispatch=DispatchReport.model_validate(result.dispatch.as_dict()),
+    )
 
 
 def list_filters(
@@ -80,14 +92,15 @@ def list_filters(
                 allowed = ", ".join(s.value for s in RunStatus)
                 raise Invalid(
                     f"status: unknown status {value!r} (one of: {allowed})",
-                    code="validation_error",
+                    code=PlatformCode.VALIDATION_ERROR,
                 ) from exc
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key not in repository.SORTS:
         allowed = ", ".join(repository.SORTS)
         raise Invalid(
-            f"sort: must be one of {allowed} (prefix - for descending)", code="validation_error"
+            f"sort: must be one of {allowed} (prefix - for descending)",
+            code=PlatformCode.VALIDATION_ERROR,
         )
     return repository.RunFilters(
         statuses=tuple(dict.fromkeys(statuses)),
@@ -106,22 +119,19 @@ def list_filters(
 Filters = Annotated[repository.RunFilters, Depends(list_filters)]
 
 
-@router.get("/production-runs")
+@router.get("/production-runs", response_model=ProductionRunList)
 def list_runs(
     filters: Filters,
     session: DbSession,
     admin: AdminPrincipal,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> Any:
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> ProductionRunList:
     """Runs (top-level unless ``parent_run_id``/``include_children``), filtered and searched."""
     rows, count = repository.list_runs(session, filters, limit=limit, offset=offset)
-    return {
-        "production_runs": [views.row_dict(row) for row in rows],
-        "count": count,
-        "limit": limit,
-        "offset": offset,
-    }
+    return ProductionRunList.of(
+        [views.row_read(row) for row in rows], count, limit=limit, offset=offset
+    )
 
 
 @router.get("/production-runs/export.csv")
@@ -136,8 +146,12 @@ def export_runs(
     )
 
 
-@router.post("/production-runs", status_code=status.HTTP_201_CREATED)
-def create_run(body: ProductionRunCreate, session: DbSession, admin: AdminPrincipal) -> Any:
+@router.post(
+    "/production-runs", status_code=status.HTTP_201_CREATED, response_model=ProductionRunEnvelope
+)
+def create_run(
+    body: ProductionRunCreate, session: DbSession, admin: AdminPrincipal
+) -> ProductionRunEnvelope:
     """Create a run in ``pending_review`` with a snapshot of the design."""
     run = service.create_run(
         session,
@@ -153,36 +167,39 @@ def create_run(body: ProductionRunCreate, session: DbSession, admin: AdminPrinci
         order_line_item_id=body.order_line_item_id,
         metadata=body.metadata,
     )
-    return {"production_run": views.run_dict(run)}
+    return ProductionRunEnvelope(production_run=views.run_read(run))
 
 
-@router.get("/production-runs/{run_id}")
-def get_run(run_id: str, session: DbSession, admin: AdminPrincipal) -> Any:
-    """One run with partner, parent, children, tasks and the auto-approval evaluation."""
-    return {"production_run": views.run_detail(session, run_id)}
+@router.get("/production-runs/{run_id}", response_model=ProductionRunDetailEnvelope)
+def get_run(
+    run_id: IdPath, session: DbSession, admin: AdminPrincipal
+) -> ProductionRunDetailEnvelope:
+    """One run with partner, parent, children, tasks, the auto-approval evaluation and the
+    verbs the lifecycle allows now (``allowed_actions``)."""
+    return ProductionRunDetailEnvelope(production_run=views.run_detail(session, run_id))
 
 
-@router.post("/production-runs/{run_id}")
+@router.post("/production-runs/{run_id}", response_model=ProductionRunEnvelope)
 def update_run(
-    run_id: str, body: ProductionRunUpdate, session: DbSession, admin: AdminPrincipal
-) -> Any:
+    run_id: IdPath, body: ProductionRunUpdate, session: DbSession, admin: AdminPrincipal
+) -> ProductionRunEnvelope:
     """Edit quantity/role/run_type (before acceptance), metadata, cost estimate and type."""
     changes = body.model_dump(exclude_unset=True)
     for name in ("quantity", "role", "run_type"):
         if name in changes and changes[name] is None:
-            raise Invalid(f"{name}: may not be null", code="validation_error")
+            raise Invalid(f"{name}: may not be null", code=PlatformCode.VALIDATION_ERROR)
     if "run_type" in changes:
         changes["run_type"] = str(changes["run_type"])
     if "cost_type" in changes and changes["cost_type"] is not None:
         changes["cost_type"] = str(changes["cost_type"])
     run = service.update_run(session, run_id, changes=changes, actor=admin.actor)
-    return {"production_run": views.run_dict(run)}
+    return ProductionRunEnvelope(production_run=views.run_read(run))
 
 
-@router.post("/production-runs/{run_id}/approve")
+@router.post("/production-runs/{run_id}/approve", response_model=ApprovalResponse)
 def approve_run(
-    run_id: str, session: DbSession, admin: AdminPrincipal, body: ApproveRequest | None = None
-) -> Any:
+    run_id: IdPath, session: DbSession, admin: AdminPrincipal, body: ApproveRequest | None = None
+) -> ApprovalResponse:
     """Approve; with ``assignments`` split into approved children (dispatching those it can)."""
     body = body or ApproveRequest()
     result = service.approve_run(
@@ -196,10 +213,14 @@ def approve_run(
     return _approval_out(result)
 
 
-@router.post("/designs/{design_id}/production-runs", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/designs/{design_id}/production-runs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApprovalResponse,
+)
 def create_design_runs(
-    design_id: str, body: DesignRunsCreate, session: DbSession, admin: AdminPrincipal
-) -> Any:
+    design_id: IdPath, body: DesignRunsCreate, session: DbSession, admin: AdminPrincipal
+) -> ApprovalResponse:
     """A parent run for the design, approved and split when ``assignments`` are given."""
     result = service.create_design_runs(
         session,
@@ -213,65 +234,74 @@ def create_design_runs(
     return _approval_out(result)
 
 
-@router.post("/production-runs/{run_id}/cancel")
+@router.post(
+    "/production-runs/{run_id}/cancel",
+    response_model=CancelResponse | AlreadyCancelledResponse,
+)
 def cancel_run(
-    run_id: str, session: DbSession, admin: AdminPrincipal, body: CancelRequest | None = None
-) -> Any:
+    run_id: IdPath, session: DbSession, admin: AdminPrincipal, body: CancelRequest | None = None
+) -> CancelResponse | AlreadyCancelledResponse:
     """Cancel the run, its open tasks and unfinished children; twice → "Already cancelled"."""
     reason = body.reason if body else None
     run, children, message = service.cancel_run(session, run_id, admin.actor, reason)
     if message == service.ALREADY_CANCELLED:
-        return {"message": message, "production_run": views.run_dict(run)}
-    return {
-        "production_run": views.run_dict(run),
-        "cancelled_children": [views.run_dict(child) for child in children],
-        "message": message,
-    }
+        return AlreadyCancelledResponse(message=message, production_run=views.run_read(run))
+    return CancelResponse(
+        production_run=views.run_read(run),
+        cancelled_children=[views.run_read(child) for child in children],
+        message=message,
+    )
 
 
-@router.post("/production-runs/{run_id}/reassign")
-@router.post("/production-runs/{run_id}/assign-partner")
+@router.post("/production-runs/{run_id}/reassign", response_model=ReassignResponse)
+@router.post("/production-runs/{run_id}/assign-partner", response_model=ReassignResponse)
 def reassign_run(
-    run_id: str, body: ReassignRequest, session: DbSession, admin: AdminPrincipal
-) -> Any:
+    run_id: IdPath, body: ReassignRequest, session: DbSession, admin: AdminPrincipal
+) -> ReassignResponse:
     """Give the run to a partner: → approved, dispatch and reminder state reset."""
     result = service.reassign_run(
         session, run_id, partner_id=body.partner_id, actor=admin.actor, note=body.note
     )
-    return {
-        "production_run": views.run_dict(result.run),
-        "previous_partner_id": result.previous_partner_id,
-        "same_partner": result.same_partner,
-    }
+    return ReassignResponse(
+        production_run=views.run_read(result.run),
+        previous_partner_id=result.previous_partner_id,
+        same_partner=result.same_partner,
+    )
 
 
-@router.get("/production-runs/{run_id}/events")
+@router.get("/production-runs/{run_id}/events", response_model=RunEventsResponse)
 def run_events(
-    run_id: str,
+    run_id: IdPath,
     session: DbSession,
     admin: AdminPrincipal,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> Any:
+    limit: Limit = 200,
+    offset: Offset = 0,
+) -> RunEventsResponse:
     """The run's audit timeline, newest first."""
     transitions.get_run(session, run_id)
     events = audit.timeline(session, run_id, limit=limit, offset=offset)
-    return {"events": views.events_list(events)}
+    return RunEventsResponse(events=[RunEventRead.model_validate(e) for e in events])
 
 
-@router.post("/production-runs/{run_id}/notes", status_code=status.HTTP_201_CREATED)
-def add_note(run_id: str, body: NoteRequest, session: DbSession, admin: AdminPrincipal) -> Any:
+@router.post(
+    "/production-runs/{run_id}/notes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RunEventEnvelope,
+)
+def add_note(
+    run_id: IdPath, body: NoteRequest, session: DbSession, admin: AdminPrincipal
+) -> RunEventEnvelope:
     """Add a note to the run's timeline (RunEvent kind ``note``)."""
     event = service.add_note(session, run_id, note=body.note, actor=admin.actor)
-    return {"event": views.events_list([event])[0]}
+    return RunEventEnvelope(event=RunEventRead.model_validate(event))
 
 
-@router.post("/production-runs/{run_id}/dependencies")
+@router.post("/production-runs/{run_id}/dependencies", response_model=ProductionRunEnvelope)
 def relink_run(
-    run_id: str, body: ProductionRunDependencies, session: DbSession, admin: AdminPrincipal
-) -> Any:
+    run_id: IdPath, body: ProductionRunDependencies, session: DbSession, admin: AdminPrincipal
+) -> ProductionRunEnvelope:
     """Re-link: replace the sibling runs this run waits on (before the partner accepts)."""
     run = service.relink_run(
         session, run_id, depends_on_run_ids=body.depends_on_run_ids, actor=admin.actor
     )
-    return {"production_run": views.run_dict(run)}
+    return ProductionRunEnvelope(production_run=views.run_read(run))

@@ -6,24 +6,33 @@ Every route is scoped to the caller's partner: a foreign or partner-less run ans
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from atelier.inventory import consumption
-from atelier.inventory.consumption_schemas import ConsumptionCreate, ConsumptionLogRead
+from atelier.inventory import consumption as inventory_consumption
+from atelier.inventory.consumption_schemas import (
+    ConsumptionCreate,
+    ConsumptionLogEnvelope,
+    ConsumptionLogList,
+    ConsumptionLogRead,
+)
 from atelier.inventory.models import ConsumptionType
 from atelier.platform.deps import DbSession, PartnerPrincipal
-from atelier.platform.http import Limit, Offset
-from atelier.production import milestones, partner_views
+from atelier.platform.http import IdPath, Limit, Offset
+from atelier.production import consumption, milestones, partner_views
+from atelier.production.completion import CompletionResult
 from atelier.production.lifecycle import RunStatus
 from atelier.production.lifecycle_schemas import (
     CompleteRequest,
+    CompleteResponse,
     FinishRequest,
+    PartnerRunEnvelope,
+    PartnerRunList,
     ProgressRequest,
 )
-from atelier.production.models import RunType
-from atelier.production.schemas import DeclineRequest, ProductionRunRead
+from atelier.production.models import ProductionRun, RunType
+from atelier.production.schemas import DeclineRequest, MessageRunResponse, ProductionRunRead
 
 router = APIRouter(prefix="/partners/production-runs", tags=["partner production runs"])
 
@@ -34,15 +43,11 @@ def _partner_id(partner: PartnerPrincipal) -> str:
     return partner.partner_id
 
 
-def run_out(run: Any) -> dict[str, Any]:
-    return ProductionRunRead.model_validate(run).model_dump(mode="json")
+def milestone_out(run: ProductionRun, message: str) -> MessageRunResponse:
+    return MessageRunResponse(production_run=ProductionRunRead.model_validate(run), message=message)
 
 
-def _milestone(run: Any, message: str) -> dict[str, Any]:
-    return {"production_run": run_out(run), "message": message}
-
-
-@router.get("")
+@router.get("", response_model=PartnerRunList)
 def list_runs(
     session: DbSession,
     partner: PartnerPrincipal,
@@ -51,9 +56,9 @@ def list_runs(
     role: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Any:
+) -> PartnerRunList:
     """The caller's runs (filters status, run_type, role) with design and task progress."""
-    return partner_views.list_partner_runs(
+    listing = partner_views.list_partner_runs(
         session,
         _partner_id(partner),
         status=status,
@@ -62,27 +67,30 @@ def list_runs(
         limit=limit,
         offset=offset,
     )
+    return PartnerRunList.model_validate(listing)
 
 
-@router.get("/{run_id}")
-def get_run(run_id: str, session: DbSession, partner: PartnerPrincipal) -> Any:
-    """One of the caller's runs with design, snapshot, tasks, progress and related runs."""
-    return partner_views.partner_run_detail(session, run_id, _partner_id(partner))
+@router.get("/{run_id}", response_model=PartnerRunEnvelope)
+def get_run(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> PartnerRunEnvelope:
+    """One of the caller's runs with design, snapshot, tasks, progress, related runs and the
+    verbs the partner may use now (``allowed_actions``)."""
+    detail = partner_views.partner_run_detail(session, run_id, _partner_id(partner))
+    return PartnerRunEnvelope.model_validate(detail)
 
 
-@router.post("/{run_id}/accept")
-def accept(run_id: str, session: DbSession, partner: PartnerPrincipal) -> Any:
+@router.post("/{run_id}/accept", response_model=MessageRunResponse)
+def accept(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> MessageRunResponse:
     """sent_to_partner → in_progress."""
     run, message = milestones.accept_run(
         session, run_id, actor=partner.actor, partner_id=_partner_id(partner)
     )
-    return _milestone(run, message)
+    return milestone_out(run, message)
 
 
-@router.post("/{run_id}/decline")
+@router.post("/{run_id}/decline", response_model=MessageRunResponse)
 def decline(
-    run_id: str, body: DeclineRequest, session: DbSession, partner: PartnerPrincipal
-) -> Any:
+    run_id: IdPath, body: DeclineRequest, session: DbSession, partner: PartnerPrincipal
+) -> MessageRunResponse:
     """Give the run back before starting it: → awaiting_reassignment (twice → "already queued")."""
     from atelier.production import service
 
@@ -94,22 +102,25 @@ def decline(
         notes=body.notes,
         actor=partner.actor,
     )
-    return _milestone(run, message)
+    return milestone_out(run, message)
 
 
-@router.post("/{run_id}/start")
-def start(run_id: str, session: DbSession, partner: PartnerPrincipal) -> Any:
+@router.post("/{run_id}/start", response_model=MessageRunResponse)
+def start(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> MessageRunResponse:
     """Stamp started_at (a sample run's design → In_Development)."""
     run, message = milestones.start_run(
         session, run_id, actor=partner.actor, partner_id=_partner_id(partner)
     )
-    return _milestone(run, message)
+    return milestone_out(run, message)
 
 
-@router.post("/{run_id}/finish")
+@router.post("/{run_id}/finish", response_model=MessageRunResponse)
 def finish(
-    run_id: str, session: DbSession, partner: PartnerPrincipal, body: FinishRequest | None = None
-) -> Any:
+    run_id: IdPath,
+    session: DbSession,
+    partner: PartnerPrincipal,
+    body: FinishRequest | None = None,
+) -> MessageRunResponse:
     """Stamp finished_at with notes; ``complete_tasks`` completes the remaining open tasks."""
     body = body or FinishRequest()
     run, message = milestones.finish_run(
@@ -120,13 +131,13 @@ def finish(
         notes=body.notes,
         complete_tasks=body.complete_tasks,
     )
-    return _milestone(run, message)
+    return milestone_out(run, message)
 
 
-@router.post("/{run_id}/progress")
+@router.post("/{run_id}/progress", response_model=MessageRunResponse)
 def progress(
-    run_id: str, body: ProgressRequest, session: DbSession, partner: PartnerPrincipal
-) -> Any:
+    run_id: IdPath, body: ProgressRequest, session: DbSession, partner: PartnerPrincipal
+) -> MessageRunResponse:
     """Record the pieces produced so far."""
     run, message = milestones.record_progress(
         session,
@@ -135,49 +146,34 @@ def progress(
         produced_quantity=body.produced_quantity,
         partner_id=_partner_id(partner),
     )
-    return _milestone(run, message)
+    return milestone_out(run, message)
 
 
-def completion_out(result: Any) -> dict[str, Any]:
-    return {
-        "production_run": run_out(result.run),
-        "consumptions_logged": result.consumptions_logged,
-        "consumptions_committed": result.consumptions_committed,
-        "message": result.message,
-    }
+def completion_out(result: CompletionResult) -> CompleteResponse:
+    return CompleteResponse(
+        production_run=ProductionRunRead.model_validate(result.run),
+        consumptions_logged=result.consumptions_logged,
+        consumptions_committed=result.consumptions_committed,
+        message=result.message,
+    )
 
 
-@router.post("/{run_id}/complete")
+@router.post("/{run_id}/complete", response_model=CompleteResponse)
 def complete(
-    run_id: str, session: DbSession, partner: PartnerPrincipal, body: CompleteRequest | None = None
-) -> Any:
+    run_id: IdPath,
+    session: DbSession,
+    partner: PartnerPrincipal,
+    body: CompleteRequest | None = None,
+) -> CompleteResponse:
     """Close the run with its yield; commits consumption and stocks good output, once."""
-    body = body or CompleteRequest()
-    result = milestones.complete(
+    result = milestones.complete_as_requested(
         session,
         run_id,
+        body or CompleteRequest(),
         actor=partner.actor,
         partner_id=_partner_id(partner),
-        produced_quantity=body.produced_quantity,
-        rejected_quantity=body.rejected_quantity,
-        rejection_reason=body.rejection_reason,
-        rejection_notes=body.rejection_notes,
-        notes=body.notes,
-        allow_shortfall=body.allow_shortfall,
-        consumptions=body.consumptions,
     )
     return completion_out(result)
-
-
-def logs_out(rows: list[Any], count: int, limit: int, offset: int) -> dict[str, Any]:
-    return {
-        "consumption_logs": [
-            ConsumptionLogRead.model_validate(r).model_dump(mode="json") for r in rows
-        ],
-        "count": count,
-        "limit": limit,
-        "offset": offset,
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,9 +185,9 @@ class LogFilters:
 
     def page(
         self, session: DbSession, *, run_id: str | None = None, design_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> ConsumptionLogList:
         """One page of consumption logs of a run or a design, in the list envelope."""
-        rows, count = consumption.list_consumption(
+        rows, count = inventory_consumption.list_consumption(
             session,
             run_id=run_id,
             design_id=design_id,
@@ -200,7 +196,7 @@ class LogFilters:
             limit=self.limit,
             offset=self.offset,
         )
-        return logs_out(rows, count, self.limit, self.offset)
+        return ConsumptionLogList.of(rows, count, limit=self.limit, offset=self.offset)
 
 
 async def _log_filters(
@@ -216,20 +212,24 @@ async def _log_filters(
 LogQuery = Annotated[LogFilters, Depends(_log_filters)]
 
 
-@router.get("/{run_id}/consumption-logs")
+@router.get("/{run_id}/consumption-logs", response_model=ConsumptionLogList)
 def list_consumption_logs(
-    run_id: str, session: DbSession, partner: PartnerPrincipal, filters: LogQuery
-) -> Any:
+    run_id: IdPath, session: DbSession, partner: PartnerPrincipal, filters: LogQuery
+) -> ConsumptionLogList:
     """The run's consumption logs (filters consumption_type, committed)."""
     partner_views.visible_run(session, run_id, _partner_id(partner))
     return filters.page(session, run_id=run_id)
 
 
-@router.post("/{run_id}/consumption-logs", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{run_id}/consumption-logs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConsumptionLogEnvelope,
+)
 def create_consumption_log(
-    run_id: str, body: ConsumptionCreate, session: DbSession, partner: PartnerPrincipal
-) -> Any:
+    run_id: IdPath, body: ConsumptionCreate, session: DbSession, partner: PartnerPrincipal
+) -> ConsumptionLogEnvelope:
     """Log material used while the run is in progress; stock moves when the run completes."""
     run = milestones.owned_run(session, run_id, _partner_id(partner))
     row = consumption.log_consumption(session, run, body, actor=partner.actor, locked=True)
-    return {"consumption_log": ConsumptionLogRead.model_validate(row).model_dump(mode="json")}
+    return ConsumptionLogEnvelope(consumption_log=ConsumptionLogRead.model_validate(row))

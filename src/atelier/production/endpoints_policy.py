@@ -9,8 +9,9 @@ from pydantic import Field
 
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.errors import Invalid
-from atelier.platform.schemas import BodyInt, InputSchema, Metadata
+from atelier.platform.schemas import BodyInt, InputSchema, Metadata, OutputSchema
 from atelier.production import policy
+from atelier.production.errors import ProductionCode
 
 router = APIRouter(prefix="/admin", tags=["production-runs"])
 
@@ -27,32 +28,74 @@ class PolicyUpdate(InputSchema):
     auto_approval_version: Version | None = None
 
 
-def _policy_out(session: DbSession) -> dict[str, Any]:
+class StoredVersion(OutputSchema):
+    """Which stored version a policy document is (0: the defaults, never stored)."""
+
+    version: int
+    updated_at: str | None
+    updated_by: str | None
+
+
+class LifecyclePolicyRead(StoredVersion):
+    allowed_from: dict[str, list[str]]
+
+
+class AutoApprovalPolicyRead(StoredVersion):
+    enabled: bool
+    design_statuses: list[str]
+    require_single_partner_route: bool
+    require_templates: bool
+
+
+class PolicyRead(OutputSchema):
+    lifecycle: LifecyclePolicyRead
+    auto_approval: AutoApprovalPolicyRead
+    route_definition: str
+
+
+class PolicyEnvelope(OutputSchema):
+    production_run_policy: PolicyRead
+
+
+ROUTE_DEFINITION = (
+    "exactly one active partner linked to the design (or metadata.route.partner_id when "
+    "require_single_partner_route is false) and template intent in "
+    "metadata.route.template_names or metadata.default_templates"
+)
+
+
+def _with_version(item: policy.StoredPolicy) -> dict[str, Any]:
+    return {
+        **item.document,
+        "version": item.version,
+        "updated_at": item.updated_at.isoformat() if item.updated_at else None,
+        "updated_by": item.updated_by,
+    }
+
+
+def _policy_out(session: DbSession) -> PolicyEnvelope:
     stored = policy.read_policies(session)
-    out: dict[str, Any] = {}
-    for key, item in stored.items():
-        out[key] = {
-            **item.document,
-            "version": item.version,
-            "updated_at": item.updated_at.isoformat() if item.updated_at else None,
-            "updated_by": item.updated_by,
-        }
-    out["route_definition"] = (
-        "exactly one active partner linked to the design (or metadata.route.partner_id when "
-        "require_single_partner_route is false) and template intent in "
-        "metadata.route.template_names or metadata.default_templates"
+    return PolicyEnvelope(
+        production_run_policy=PolicyRead(
+            lifecycle=LifecyclePolicyRead.model_validate(
+                _with_version(stored[policy.LIFECYCLE_KEY])
+            ),
+            auto_approval=AutoApprovalPolicyRead.model_validate(
+                _with_version(stored[policy.AUTO_APPROVAL_KEY])
+            ),
+            route_definition=ROUTE_DEFINITION,
+        )
     )
-    return {"production_run_policy": out}
 
 
-@router.get("/production-run-policy")
-def get_policy(session: DbSession, admin: AdminPrincipal) -> Any:
+@router.get("/production-run-policy", response_model=PolicyEnvelope)
+def get_policy(session: DbSession, admin: AdminPrincipal) -> PolicyEnvelope:
     """The lifecycle allowed-from table and the auto-approval rules, with their versions."""
     return _policy_out(session)
 
 
-@router.put("/production-run-policy")
-def put_policy(body: PolicyUpdate, session: DbSession, admin: AdminPrincipal) -> Any:
+@router.put("/production-run-policy", response_model=PolicyEnvelope)
+def put_policy(body: PolicyUpdate, session: DbSession, admin: AdminPrincipal) -> PolicyEnvelope:
     """Replace one or both documents; a stale ``version`` answers 409 and changes nothing."""
     documents = {
         policy.LIFECYCLE_KEY: (body.lifecycle, body.lifecycle_version),
@@ -60,7 +103,7 @@ def put_policy(body: PolicyUpdate, session: DbSession, admin: AdminPrincipal) ->
     }
     given = {key: doc for key, doc in documents.items() if doc[0] is not None}
     if not given:
-        raise Invalid("send lifecycle and/or auto_approval", code="policy_required")
+        raise Invalid("send lifecycle and/or auto_approval", code=ProductionCode.POLICY_REQUIRED)
     for key, (document, version) in given.items():
         assert document is not None
         policy.write_policy(

@@ -6,14 +6,12 @@ transaction (``transitions.record_change``). Re-exported from ``production.servi
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atelier.audit import service as audit
@@ -23,9 +21,11 @@ from atelier.partners import service as partners
 from atelier.platform import clock
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Conflict, Invalid, not_found
-from atelier.production import repository, transitions
+from atelier.production import cascade, repository, transitions
+from atelier.production.errors import ProductionCode
 from atelier.production.lifecycle import TERMINAL, Action, RunStatus
 from atelier.production.models import DispatchState, ProductionRun
+from atelier.tasks import service as tasks_service
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +34,9 @@ ALREADY_CANCELLED = "Already cancelled"
 ALREADY_QUEUED = "Run already queued for reassignment"
 
 
-def _tasks_service() -> Any | None:
-    # tasks.service belongs to the tasks engineer and may import production; load at call time.
-    try:
-        return importlib.import_module("atelier.tasks.service")
-    except ModuleNotFoundError as exc:
-        if exc.name != "atelier.tasks.service":
-            raise
-        return None
-
-
 def cancel_open_tasks(session: Session, run_id: str, actor: Actor, *, reason: str) -> int:
-    """Cancel the run's open tasks through tasks.service (0 while that module is absent)."""
-    tasks = _tasks_service()
-    if tasks is None or not hasattr(tasks, "cancel_open_tasks"):
-        return 0
-    count: int = tasks.cancel_open_tasks(session, run_id, actor, reason=reason)
-    return count
+    """Cancel the run's open tasks (and subtasks); returns how many changed."""
+    return tasks_service.cancel_open_tasks(session, run_id, actor, reason=reason)
 
 
 def _reset_dispatch(run: ProductionRun) -> None:
@@ -116,12 +102,7 @@ def _cancel_locked(
 
 
 def _cancel_children(session: Session, run: ProductionRun, actor: Actor) -> list[ProductionRun]:
-    child_ids = session.scalars(
-        select(ProductionRun.id)
-        .where(ProductionRun.parent_run_id == run.id)
-        .where(ProductionRun.status.not_in([s.value for s in TERMINAL]))
-        .order_by(ProductionRun.created_at, ProductionRun.id)
-    ).all()
+    child_ids = repository.open_child_ids(session, run.id)
     cancelled: list[ProductionRun] = []
     for child_id in child_ids:
         child = transitions.lock_run(session, child_id)
@@ -136,16 +117,12 @@ def _cancel_children(session: Session, run: ProductionRun, actor: Actor) -> list
 def _cancel_parent_if_settled(
     session: Session, parent_id: str, actor: Actor, child_id: str
 ) -> None:
-    statuses = session.scalars(
-        select(ProductionRun.status).where(ProductionRun.parent_run_id == parent_id)
-    ).all()
+    statuses = repository.child_statuses(session, parent_id)
     if any(s not in TERMINAL for s in statuses):
         return
     if RunStatus.COMPLETED in statuses:
         # The remaining children were completed before this one was dropped: the split is done.
-        from atelier.production.cascade import settle_parent
-
-        settle_parent(session, parent_id, child_id, actor)
+        cascade.settle_parent(session, parent_id, child_id, actor)
         return
     # A split whose every child ended without any completing has nothing left to make.
     parent = transitions.lock_run(session, parent_id)
@@ -174,7 +151,9 @@ def decline_run(
     reason = str(reason)
     if reason not in DECLINE_REASONS:
         allowed = ", ".join(sorted(DECLINE_REASONS))
-        raise Invalid(f"reason must be one of: {allowed}", code="invalid_decline_reason")
+        raise Invalid(
+            f"reason must be one of: {allowed}", code=ProductionCode.INVALID_DECLINE_REASON
+        )
     run = transitions.lock_run(session, run_id)
     if run.partner_id != partner_id:
         if run.status == RunStatus.AWAITING_REASSIGNMENT and run.previous_partner_id == partner_id:
@@ -281,13 +260,14 @@ def update_run(
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
-        raise Invalid(f"cannot edit {', '.join(sorted(unknown))}", code="not_editable")
+        raise Invalid(f"cannot edit {', '.join(sorted(unknown))}", code=ProductionCode.NOT_EDITABLE)
     run = transitions.lock_run(session, run_id)
     if any(name in changes for name in STRUCTURAL_FIELDS):
         transitions.require(session, run, Action.EDIT)
     elif run.status in TERMINAL:
         raise Conflict(
-            f"the run is {run.status}; no further changes are allowed", code="run_terminal"
+            f"the run is {run.status}; no further changes are allowed",
+            code=ProductionCode.RUN_TERMINAL,
         )
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}

@@ -1,12 +1,13 @@
 """Scheduled production jobs: the gate sweeper.
 
 The sweeper never cancels a run or changes its status: it flags the passed gate on the row,
-writes a ``gate_overdue`` RunEvent, emits ``production_run.gate_overdue`` and adds an admin feed
-entry — once per gate, however many workers sweep at the same time.
+writes a ``gate_overdue`` RunEvent and emits ``production_run.gate_overdue`` — once per gate,
+however many workers sweep at the same time. (The admin feed entry is a subscriber of that
+event in ``notifications.feed_subscribers``.)
 
 It works in batches: one conditional ``UPDATE ... RETURNING`` claims a batch (re-checking every
 condition under the row locks, so a run that moved on, or that another worker flagged, is not
-returned), then the events and feed entries of the winners are written in bulk. The scheduled
+returned), then the audit rows and events of the winners are written. The scheduled
 job commits after every batch, so a sweep over thousands of runs never holds SQLite's write
 lock (or PostgreSQL row locks) for long.
 """
@@ -21,7 +22,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from atelier.audit import service as audit
-from atelier.notifications.feed import FeedItem, add_feed_entries
 from atelier.platform import clock, outbox
 from atelier.platform.actors import Actor
 from atelier.platform.db import IMMEDIATE
@@ -81,7 +81,6 @@ def _claim(session: Session, ids: list[str], now: datetime) -> list[Any]:
 
 
 def _record(session: Session, rows: list[Any], actor: Actor) -> None:
-    feed: list[FeedItem] = []
     for row in rows:
         deadline = row.gate_deadline_at.isoformat()
         data = {"gate": row.current_gate, "deadline": deadline}
@@ -102,25 +101,10 @@ def _record(session: Session, rows: list[Any], actor: Actor) -> None:
                 **data,
             },
         )
-        feed.append(
-            FeedItem(
-                kind="production_run.gate_overdue",
-                title=f"Run {row.id} is overdue at the {row.current_gate} gate",
-                body=(
-                    f"The {row.current_gate} gate was due by {deadline}. "
-                    "The run is still open; follow up with the partner or reassign it."
-                ),
-                run_id=row.id,
-                partner_id=row.partner_id,
-                data=data,
-                dedup_key=f"{row.id}:overdue:{row.current_gate}:{deadline}",
-            )
-        )
         log.info(
             "gate overdue",
             extra={"run_id": row.id, "partner_id": row.partner_id, "gate": row.current_gate},
         )
-    add_feed_entries(session, feed)
 
 
 def sweep_overdue_gates(

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from atelier.production.errors import ProductionCode
+
 
 class RunStatus(StrEnum):
     DRAFT = "draft"
@@ -37,7 +39,10 @@ WITH_PARTNER = frozenset({RunStatus.SENT_TO_PARTNER, RunStatus.IN_PROGRESS})
 
 class Action(StrEnum):
     APPROVE = "approve"
-    DISPATCH = "dispatch"
+    DISPATCH = "dispatch"  # start a dispatch: pause in awaiting_templates until confirmed
+    CONFIRM_DISPATCH = "confirm_dispatch"  # confirm the paused dispatch with templates
+    CANCEL_DISPATCH = "cancel_dispatch"  # abandon the paused dispatch
+    SEND_TO_PRODUCTION = "send_to_production"  # dispatch in one step (paused or not)
     ACCEPT = "accept"
     START = "start"
     FINISH = "finish"
@@ -58,6 +63,10 @@ S = RunStatus
 DEFAULT_ALLOWED_FROM: dict[Action, frozenset[RunStatus]] = {
     Action.APPROVE: frozenset({S.DRAFT, S.PENDING_REVIEW}),
     Action.DISPATCH: frozenset({S.APPROVED}),
+    Action.CONFIRM_DISPATCH: frozenset({S.APPROVED}),
+    # Leaving a pause is always possible while the run is open (the pause itself is the guard).
+    Action.CANCEL_DISPATCH: ACTIVE,
+    Action.SEND_TO_PRODUCTION: frozenset({S.APPROVED}),
     Action.ACCEPT: frozenset({S.SENT_TO_PARTNER}),
     Action.START: frozenset({S.IN_PROGRESS}),
     Action.FINISH: frozenset({S.IN_PROGRESS}),
@@ -81,6 +90,28 @@ del S
 
 # Actions whose allowed-from set may never include a terminal status, whatever the policy says.
 _NEVER_FROM_TERMINAL = frozenset(Action)
+
+# The verbs a partner performs on its own run (what a partner's view of a run offers).
+PARTNER_ACTIONS = (
+    Action.ACCEPT,
+    Action.DECLINE,
+    Action.START,
+    Action.PROGRESS,
+    Action.FINISH,
+    Action.COMPLETE,
+    Action.LOG_CONSUMPTION,
+    Action.ATTACH_MEDIA,
+)
+
+# The dispatch verbs share one family of refusals; messages name them all "dispatch".
+_DISPATCH_FAMILY = frozenset(
+    {
+        Action.DISPATCH,
+        Action.CONFIRM_DISPATCH,
+        Action.CANCEL_DISPATCH,
+        Action.SEND_TO_PRODUCTION,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,16 +192,19 @@ def _refuse(code: str, detail: str) -> Decision:
 
 
 _ALREADY: dict[Action, tuple[str, str]] = {
-    Action.APPROVE: ("already_approved", "the run is already approved"),
-    Action.ACCEPT: ("already_accepted", "the run was already accepted"),
-    Action.DISPATCH: ("already_dispatched", "the run was already dispatched"),
+    Action.APPROVE: (ProductionCode.ALREADY_APPROVED, "the run is already approved"),
+    Action.ACCEPT: (ProductionCode.ALREADY_ACCEPTED, "the run was already accepted"),
+    **dict.fromkeys(
+        _DISPATCH_FAMILY - {Action.CANCEL_DISPATCH},
+        (ProductionCode.ALREADY_DISPATCHED, "the run was already dispatched"),
+    ),
     # Outside the allowed-from set because the partner accepted: say that, not just the status.
     Action.REASSIGN: (
-        "already_accepted",
+        ProductionCode.ALREADY_ACCEPTED,
         "the partner has accepted the run; it can no longer be reassigned",
     ),
     Action.EDIT: (
-        "already_accepted",
+        ProductionCode.ALREADY_ACCEPTED,
         "the partner has accepted the run; it can no longer be edited",
     ),
 }
@@ -182,79 +216,115 @@ def check(action: Action, facts: RunFacts, policy: LifecyclePolicy | None = None
     status = facts.status
     if status in TERMINAL:
         if action is Action.COMPLETE and status is RunStatus.COMPLETED:
-            return _refuse("already_completed", "the run is already completed")
+            return _refuse(ProductionCode.ALREADY_COMPLETED, "the run is already completed")
         if action is Action.CANCEL and status is RunStatus.CANCELLED:
-            return _refuse("already_cancelled", "the run is already cancelled")
-        return _refuse("run_terminal", f"the run is {status.value}; no further changes are allowed")
+            return _refuse(ProductionCode.ALREADY_CANCELLED, "the run is already cancelled")
+        return _refuse(
+            ProductionCode.RUN_TERMINAL,
+            f"the run is {status.value}; no further changes are allowed",
+        )
 
     if status not in policy.allowed_from[action]:
         if action in _ALREADY and _is_past(action, facts):
             code, detail = _ALREADY[action]
             return _refuse(code, detail)
         allowed = ", ".join(sorted(s.value for s in policy.allowed_from[action]))
+        verb = "dispatch" if action in _DISPATCH_FAMILY else action.value.replace("_", " ")
         return _refuse(
-            "invalid_status",
-            f"cannot {action.value.replace('_', ' ')} a run that is {status.value} "
-            f"(allowed from: {allowed})",
+            ProductionCode.INVALID_STATUS,
+            f"cannot {verb} a run that is {status.value} (allowed from: {allowed})",
         )
     return _check_facts(action, facts)
+
+
+def allowed_actions(
+    facts: RunFacts, policy: LifecyclePolicy | None = None, among: Sequence[Action] = tuple(Action)
+) -> list[Action]:
+    """The actions of ``among`` that ``check`` allows now (what a UI may offer as buttons)."""
+    return [action for action in among if check(action, facts, policy)]
 
 
 def _is_past(action: Action, facts: RunFacts) -> bool:
     past_approval = {RunStatus.APPROVED, RunStatus.SENT_TO_PARTNER, RunStatus.IN_PROGRESS}
     if action is Action.APPROVE:
         return facts.status in past_approval
-    if action is Action.DISPATCH:
+    if action in _DISPATCH_FAMILY:
         return facts.status in {RunStatus.SENT_TO_PARTNER, RunStatus.IN_PROGRESS}
     if action in (Action.ACCEPT, Action.REASSIGN, Action.EDIT):
         return facts.accepted
     return False
 
 
+_AWAITING_TEMPLATES = "awaiting_templates"
+
+
+def _check_dispatch(action: Action, facts: RunFacts) -> Decision:
+    paused = facts.dispatch_state == _AWAITING_TEMPLATES
+    if action in (Action.CONFIRM_DISPATCH, Action.CANCEL_DISPATCH) and not paused:
+        detail = "the run is not waiting for templates"
+        if action is Action.CONFIRM_DISPATCH:
+            detail += "; start with POST .../dispatch"
+        return _refuse(ProductionCode.DISPATCH_NOT_PENDING, detail)
+    if action is Action.CANCEL_DISPATCH:
+        return ALLOW
+    if not facts.has_partner:
+        return _refuse(
+            ProductionCode.PARTNER_REQUIRED, "assign a partner before dispatching the run"
+        )
+    if action is Action.DISPATCH and paused:
+        return _refuse(
+            ProductionCode.DISPATCH_PENDING,
+            "dispatch already started and waits for templates; confirm or cancel it",
+        )
+    if facts.waiting_on:
+        waiting = ", ".join(facts.waiting_on)
+        return _refuse(
+            ProductionCode.DEPENDENCIES_PENDING,
+            f"the run waits on runs that are not completed yet: {waiting}",
+        )
+    return ALLOW
+
+
 def _check_facts(action: Action, facts: RunFacts) -> Decision:
+    if action in _DISPATCH_FAMILY:
+        return _check_dispatch(action, facts)
     match action:
-        case Action.DISPATCH:
-            if not facts.has_partner:
-                return _refuse("partner_required", "assign a partner before dispatching the run")
-            if facts.dispatch_state == "awaiting_templates":
-                return _refuse(
-                    "dispatch_pending",
-                    "dispatch already started and waits for templates; confirm or cancel it",
-                )
-            if facts.waiting_on:
-                waiting = ", ".join(facts.waiting_on)
-                return _refuse(
-                    "dependencies_pending",
-                    f"the run waits on runs that are not completed yet: {waiting}",
-                )
         case Action.ACCEPT:
             if not facts.has_partner:
-                return _refuse("partner_required", "the run has no partner to accept it")
+                return _refuse(
+                    ProductionCode.PARTNER_REQUIRED, "the run has no partner to accept it"
+                )
         case Action.START:
             if not facts.accepted:
-                return _refuse("not_accepted", "the run must be accepted before it is started")
+                return _refuse(
+                    ProductionCode.NOT_ACCEPTED, "the run must be accepted before it is started"
+                )
             if facts.started:
-                return _refuse("already_started", "the run was already started")
+                return _refuse(ProductionCode.ALREADY_STARTED, "the run was already started")
         case Action.FINISH:
             if not facts.started:
-                return _refuse("not_started", "the run must be started before it is finished")
+                return _refuse(
+                    ProductionCode.NOT_STARTED, "the run must be started before it is finished"
+                )
             if facts.finished:
-                return _refuse("already_finished", "the run was already finished")
+                return _refuse(ProductionCode.ALREADY_FINISHED, "the run was already finished")
         case Action.COMPLETE:
             if not facts.finished:
-                return _refuse("not_finished", "the run must be finished before it is completed")
+                return _refuse(
+                    ProductionCode.NOT_FINISHED, "the run must be finished before it is completed"
+                )
         case Action.DECLINE:
             if facts.started:
-                return _refuse("already_started", "a started run cannot be declined")
+                return _refuse(ProductionCode.ALREADY_STARTED, "a started run cannot be declined")
         case Action.REASSIGN | Action.EDIT:
             if facts.accepted:
                 return _refuse(
-                    "already_accepted",
+                    ProductionCode.ALREADY_ACCEPTED,
                     f"the partner has accepted the run; it can no longer be {_past(action)}",
                 )
         case Action.PROGRESS | Action.LOG_CONSUMPTION:
             if not facts.accepted:
-                return _refuse("not_accepted", "the run must be accepted first")
+                return _refuse(ProductionCode.NOT_ACCEPTED, "the run must be accepted first")
         case Action.HOLD:
             if facts.on_hold:
                 return _refuse("already_on_hold", "the run is already on hold; release it first")

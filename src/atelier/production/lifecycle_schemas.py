@@ -10,6 +10,7 @@ from atelier.inventory.consumption_schemas import ConsumptionCreate
 from atelier.platform.schemas import (
     BodyBool,
     InputSchema,
+    ListEnvelope,
     LongText,
     NonNegativeQuantity,
     OutputSchema,
@@ -18,6 +19,7 @@ from atelier.production.completion import RejectionReason
 from atelier.production.lifecycle import RunStatus
 from atelier.production.models import RunType
 from atelier.production.schemas import ProductionRunRead
+from atelier.tasks.schemas import TaskRead
 
 MAX_CONSUMPTIONS = 100
 
@@ -64,6 +66,83 @@ class RunListFilters(InputSchema):
     role: str | None = Field(default=None, max_length=64)
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
+# --- partner reads ------------------------------------------------------------------------------
+
+
+class TaskProgress(OutputSchema):
+    completed: int
+    total: int
+    percent: int
+
+
+class DesignBrief(OutputSchema):
+    id: str
+    name: str | None
+    thumbnail_url: str | None
+
+
+class PartnerRunRow(ProductionRunRead):
+    """A run in the partner's list: its design and how many of its tasks are completed."""
+
+    design: DesignBrief
+    progress: TaskProgress
+
+
+class PartnerRunList(ListEnvelope[PartnerRunRow]):
+    items: list[PartnerRunRow] = Field(alias="production_runs")
+
+
+class DesignView(OutputSchema):
+    id: str
+    name: str
+    description: str | None
+    status: str
+    thumbnail_url: str | None
+    specifications: dict[str, Any]
+    colors: list[Any]
+    sizes: list[Any]
+    media_files: list[Any]
+
+
+class RelatedRun(OutputSchema):
+    id: str
+    status: str
+    role: str | None
+    run_type: str
+    quantity: int | None
+    sequence: int | None
+    depends_on_run_ids: list[str]
+
+
+class RunStatusRef(OutputSchema):
+    id: str
+    status: str | None
+
+
+class RelatedRuns(OutputSchema):
+    parent: RunStatusRef | None
+    siblings: list[RelatedRun]
+    dependents: list[RelatedRun]
+    waiting_on: list[RunStatusRef]
+
+
+class PartnerRunDetail(ProductionRunRead):
+    """The partner's view of one run, with the verbs it may use now (``allowed_actions``)."""
+
+    design: DesignView | None
+    tasks: list[TaskRead]
+    progress: TaskProgress
+    related: RelatedRuns
+    allowed_actions: list[str]
+
+
+class PartnerRunEnvelope(OutputSchema):
+    production_run: PartnerRunDetail
+
+
+# --- milestone and completion responses ---------------------------------------------------------
 
 
 class CompleteResponse(OutputSchema):

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from atelier.catalog.models import DesignStatus
 from atelier.inventory.consumption_schemas import ConsumptionCreate
 from atelier.platform import clock
 from atelier.platform.actors import Actor
@@ -21,7 +20,8 @@ from atelier.platform.errors import not_found
 from atelier.production import transitions
 from atelier.production.completion import CompletionResult, complete_run
 from atelier.production.lifecycle import Action, RunStatus
-from atelier.production.models import ProductionRun, RunType
+from atelier.production.lifecycle_schemas import CompleteRequest
+from atelier.production.models import ProductionRun
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +32,6 @@ def owned_run(session: Session, run_id: str, partner_id: str | None) -> Producti
     if partner_id is not None and run.partner_id != partner_id:
         raise not_found("production_run", run_id)
     return run
-
-
-def _sample_design(session: Session, run: ProductionRun, to_status: DesignStatus) -> None:
-    """Sample runs drive the design's development status; production runs leave it alone."""
-    if run.run_type != RunType.SAMPLE:
-        return
-    from atelier.catalog import service as catalog
-
-    catalog.move_design_status(session, run.design_id, to_status)
 
 
 def accept_run(
@@ -68,14 +59,13 @@ def accept_run(
 def start_run(
     session: Session, run_id: str, *, actor: Actor, partner_id: str | None = None
 ) -> tuple[ProductionRun, str]:
-    """Stamp started_at on an accepted run; a sample run's design → In_Development."""
+    """Stamp started_at on an accepted run (a sample's design follows, by subscriber)."""
     run = owned_run(session, run_id, partner_id)
     transitions.require(session, run, Action.START)
     now = clock.now()
     run.started_at = now
     run.last_activity_at = now
     transitions.record_change(session, run, "started", actor, event="started")
-    _sample_design(session, run, DesignStatus.IN_DEVELOPMENT)
     session.flush()
     log.info("run started", extra={"run_id": run.id, "partner_id": run.partner_id})
     return run, "Production run started"
@@ -114,7 +104,6 @@ def finish_run(
         data={"notes": notes, "completed_tasks": completed_tasks},
         event="finished",
     )
-    _sample_design(session, run, DesignStatus.TECHNICAL_REVIEW)
     session.flush()
     log.info("run finished", extra={"run_id": run.id, "partner_id": run.partner_id})
     message = "Production run finished"
@@ -183,4 +172,29 @@ def complete(
         allow_shortfall=allow_shortfall,
         consumptions=consumptions,
         source="partner" if partner_id is not None else "admin",
+    )
+
+
+def complete_as_requested(
+    session: Session,
+    run_id: str,
+    request: CompleteRequest,
+    *,
+    actor: Actor,
+    partner_id: str | None,
+) -> CompletionResult:
+    """:func:`complete` with the yield, rejects, notes and consumption of a complete request
+    (the partner's and the admin's ``POST .../complete`` take the same body)."""
+    return complete(
+        session,
+        run_id,
+        actor=actor,
+        partner_id=partner_id,
+        produced_quantity=request.produced_quantity,
+        rejected_quantity=request.rejected_quantity,
+        rejection_reason=request.rejection_reason,
+        rejection_notes=request.rejection_notes,
+        notes=request.notes,
+        allow_shortfall=request.allow_shortfall,
+        consumptions=request.consumptions,
     )

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from atelier.catalog import service as catalog
 from atelier.catalog.models import Design
 from atelier.platform.errors import not_found
-from atelier.production.lifecycle import RunStatus
+from atelier.production import repository, transitions
+from atelier.production.lifecycle import PARTNER_ACTIONS, RunStatus
 from atelier.production.models import ProductionRun
 from atelier.production.schemas import ProductionRunRead
+from atelier.tasks import service as tasks
 
 
 def progress_of(completed: int, total: int) -> dict[str, int]:
@@ -51,24 +53,15 @@ def list_partner_runs(
     offset: int = 0,
 ) -> dict[str, Any]:
     """The partner's runs, newest first, each with design name/thumbnail and task progress."""
-    from atelier.tasks import service as tasks
-
-    conditions: list[Any] = [ProductionRun.partner_id == partner_id]
-    if status is not None:
-        conditions.append(ProductionRun.status == status)
-    if run_type is not None:
-        conditions.append(ProductionRun.run_type == run_type)
-    if role is not None:
-        conditions.append(ProductionRun.role == role)
-    count = session.scalar(select(func.count(ProductionRun.id)).where(*conditions)) or 0
-    rows = session.execute(
-        select(ProductionRun, Design.name, Design.thumbnail_url)
-        .join(Design, Design.id == ProductionRun.design_id)
-        .where(*conditions)
-        .order_by(ProductionRun.created_at.desc(), ProductionRun.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    rows, count = repository.partner_runs_page(
+        session,
+        partner_id,
+        status=status,
+        run_type=run_type,
+        role=role,
+        limit=limit,
+        offset=offset,
+    )
     progress = tasks.run_task_progress(session, [run.id for run, _, _ in rows]) if rows else {}
     out = []
     for run, name, thumbnail in rows:
@@ -89,29 +82,14 @@ def visible_run(session: Session, run_id: str, partner_id: str) -> ProductionRun
 
 def related_runs(session: Session, run: ProductionRun) -> dict[str, Any]:
     """Parent (id, status), siblings, sibling dependents and the runs this one waits on."""
-    relatives: list[ProductionRun] = []
-    if run.parent_run_id is not None:
-        relatives = list(
-            session.scalars(
-                select(ProductionRun)
-                .where(
-                    or_(
-                        ProductionRun.id == run.parent_run_id,
-                        ProductionRun.parent_run_id == run.parent_run_id,
-                    )
-                )
-                .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
-            )
-        )
+    relatives = repository.family_of(session, run.parent_run_id) if run.parent_run_id else []
     by_id = {r.id: r for r in relatives}
     parent = by_id.get(run.parent_run_id) if run.parent_run_id else None
     siblings = [r for r in relatives if r.parent_run_id == run.parent_run_id and r.id != run.id]
     dependents = [r for r in siblings if run.id in (r.depends_on_run_ids or [])]
     deps = list(run.depends_on_run_ids or [])
     missing = [d for d in deps if d not in by_id]
-    if missing:
-        for r in session.scalars(select(ProductionRun).where(ProductionRun.id.in_(missing))):
-            by_id[r.id] = r
+    by_id.update({r.id: r for r in repository.runs_by_ids(session, missing)})
     waiting_on = [
         {"id": d, "status": by_id[d].status if d in by_id else None}
         for d in deps
@@ -141,17 +119,16 @@ def design_view(design: Design) -> dict[str, Any]:
 
 def partner_run_detail(session: Session, run_id: str, partner_id: str) -> dict[str, Any]:
     """The partner's view of one run: run, design, snapshot, tasks, progress, related runs."""
-    from atelier.tasks import service as tasks
-
     run = visible_run(session, run_id, partner_id)
-    design = session.get(Design, run.design_id)
+    design = catalog.get_design(session, run.design_id)
     task_rows = tasks.tasks_for_run(session, run.id)
     live = [t for t in task_rows if t.status != "cancelled"]
     completed = sum(1 for t in live if t.status == "completed")
     body = _run_fields(run)
-    body["design"] = design_view(design) if design else None
+    body["design"] = design_view(design)
     body["snapshot"] = run.snapshot or {}
     body["tasks"] = tasks.serialize_tasks(task_rows)
     body["progress"] = progress_of(completed, len(live))
     body["related"] = related_runs(session, run)
+    body["allowed_actions"] = transitions.allowed_actions(session, run, PARTNER_ACTIONS)
     return {"production_run": body}

@@ -16,7 +16,6 @@ A design has a *deterministic partner route* when
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +30,10 @@ from atelier.partners.models import Partner, PartnerStatus
 from atelier.platform import clock
 from atelier.platform.errors import Conflict, DomainError, Invalid
 from atelier.production import transitions
+from atelier.production.errors import ProductionCode
 from atelier.production.lifecycle import LifecyclePolicy, RunStatus
 from atelier.production.models import PolicySetting, ProductionRun
+from atelier.tasks import service as tasks_service
 
 AUTO_APPROVAL_KEY = "auto_approval"
 LIFECYCLE_KEY = transitions.LIFECYCLE_POLICY_KEY
@@ -222,7 +223,7 @@ def normalise(key: str, document: Mapping[str, Any]) -> dict[str, Any]:
             return LifecyclePolicy.from_document(document).to_document()
         return AutoApprovalRules.from_document(document).to_document()
     except ValueError as exc:
-        raise Invalid(f"{key}: {exc}", code="invalid_policy") from exc
+        raise Invalid(f"{key}: {exc}", code=ProductionCode.INVALID_POLICY) from exc
 
 
 def write_policy(
@@ -275,7 +276,7 @@ def _stale(key: str, expected: int, current: int | None) -> Conflict:
     now = f" (current version {current})" if current is not None else ""
     return Conflict(
         f"the {key} policy changed since version {expected}{now}; reload and retry",
-        code="policy_version_conflict",
+        code=ProductionCode.POLICY_VERSION_CONFLICT,
     )
 
 
@@ -307,11 +308,7 @@ def _unknown_templates(session: Session, names: Sequence[str]) -> tuple[str, ...
     if not names:
         return ()
     try:
-        tasks = importlib.import_module("atelier.tasks.service")
-    except ModuleNotFoundError:
-        return tuple(names)
-    try:
-        tasks.resolve_templates(session, template_names=list(names))
+        tasks_service.resolve_templates(session, template_names=list(names))
     except DomainError as exc:
         unknown = exc.extra.get("unknown") or []
         ambiguous = list((exc.extra.get("ambiguous") or {}).keys())

@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     Integer,
     Select,
+    String,
     and_,
     case,
+    cast,
     delete,
     false,
     func,
@@ -31,6 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from atelier.catalog.models import Design
 from atelier.partners.models import Partner
 from atelier.platform.db import UTCDateTime
+from atelier.production.lifecycle import TERMINAL, RunStatus
 from atelier.production.models import ProductionRun, RunReminder
 
 _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])

@@ -14,6 +14,7 @@ from atelier.platform.schemas import (
     BodyInt,
     EntityId,
     InputSchema,
+    ListEnvelope,
     LongText,
     Metadata,
     OutputSchema,
@@ -23,6 +24,7 @@ from atelier.platform.schemas import (
 )
 from atelier.production.lifecycle import RunStatus
 from atelier.production.models import RunType
+from atelier.tasks.schemas import TaskRead
 
 # Money leaves the service as a string so no client rounds it through a float.
 MoneyOut = Annotated[
@@ -119,14 +121,72 @@ class ProductionRunEnvelope(OutputSchema):
     production_run: ProductionRunRead
 
 
-class ProductionRunList(OutputSchema):
-    production_runs: list[ProductionRunRow]
+class ProductionRunList(ListEnvelope[ProductionRunRow]):
+    items: list[ProductionRunRow] = Field(alias="production_runs")
+
+
+class PartnerRef(OutputSchema):
+    id: str
+    name: str | None
+    handle: str | None
+
+
+class RunSummary(OutputSchema):
+    id: str
+    status: str
+    run_type: str
+    quantity: int | None
+    role: str | None
+    partner_id: str | None
+    design_id: str
+
+
+class AutoApprovalRead(OutputSchema):
+    """Whether the run could be approved without an admin, and why not."""
+
+    auto_approvable: bool
+    reasons: list[str]
+    partner_id: str | None
+    template_names: list[str]
+
+
+class RunReminderRead(OutputSchema):
+    bucket: str
     count: int
-    limit: int
-    offset: int
+    last_sent_at: datetime | None
+    next_due_at: datetime | None
+    escalated_at: datetime | None
+    last_attempt_at: datetime | None
+    escalations: int
+    parked_at: datetime | None
+    anchor_at: datetime
+
+
+class ProductionRunDetail(ProductionRunRead):
+    """One run for the admin: names, relations, tasks, the auto-approval evaluation and the
+    verbs the lifecycle allows now."""
+
+    design_name: str | None
+    partner: PartnerRef | None
+    partner_name: str | None
+    previous_partner: PartnerRef | None
+    parent: RunSummary | None
+    children: list[ProductionRunRow]
+    waiting_on: list[str]
+    tasks: list[TaskRead]
+    policy: AutoApprovalRead
+    reminders: list[RunReminderRead]
+    allowed_actions: list[str]
+
+
+class ProductionRunDetailEnvelope(OutputSchema):
+    production_run: ProductionRunDetail
 
 
 class DispatchReport(OutputSchema):
+    """What an approval's automatic dispatch did; ``skipped``/``failed`` entries carry
+    ``production_run_id`` and ``reason`` (failures a ``code`` when there is one)."""
+
     dispatched: list[str] = Field(default_factory=list)
     skipped: list[dict[str, Any]] = Field(default_factory=list)
     failed: list[dict[str, Any]] = Field(default_factory=list)
@@ -142,6 +202,14 @@ class ApprovalResponse(OutputSchema):
 class CancelResponse(OutputSchema):
     production_run: ProductionRunRead
     cancelled_children: list[ProductionRunRead]
+    message: str
+
+
+class AlreadyCancelledResponse(OutputSchema):
+    """A repeated cancel: nothing changed."""
+
+    message: str
+    production_run: ProductionRunRead
 
 
 class ReassignResponse(OutputSchema):
@@ -241,18 +309,6 @@ class HoldRequest(InputSchema):
         StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
         AfterValidator(no_nul),
     ]
-
-
-class RunReminderRead(OutputSchema):
-    bucket: str
-    count: int
-    last_sent_at: datetime | None
-    next_due_at: datetime | None
-    escalated_at: datetime | None
-    last_attempt_at: datetime | None
-    escalations: int
-    parked_at: datetime | None
-    anchor_at: datetime
 
 
 class CancelRequest(InputSchema):

@@ -6,7 +6,6 @@ change goes through ``transitions.lock_run`` + ``require`` + mutate + ``record_c
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,8 @@ from atelier.partners import service as partners
 from atelier.platform import clock, outbox
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Conflict, DomainError, Invalid, not_found
-from atelier.production import transitions
+from atelier.production import dispatch, transitions
+from atelier.production.errors import ProductionCode
 
 # Interventions live in their own module; re-exported so callers use ``production.service``.
 from atelier.production.interventions import (
@@ -119,7 +119,7 @@ def create_run(
         except IntegrityError as exc:
             raise Conflict(
                 f"order line {order_line_item_id!r} already has a production run",
-                code="duplicate_order_line",
+                code=ProductionCode.DUPLICATE_ORDER_LINE,
             ) from exc
     else:
         session.add(run)
@@ -236,7 +236,7 @@ def _validate_assignments(
     elif total != run.quantity:
         raise Invalid(
             f"assignment quantities add up to {total} but the run quantity is {run.quantity}",
-            code="assignment_quantity_mismatch",
+            code=ProductionCode.ASSIGNMENT_QUANTITY_MISMATCH,
         )
 
 
@@ -294,17 +294,6 @@ def _create_children(
     return children
 
 
-def _dispatch_module() -> Any | None:
-    # production.dispatch belongs to the tasks engineer and imports this module's neighbours;
-    # importing it at call time avoids an import cycle and tolerates its absence.
-    try:
-        return importlib.import_module("atelier.production.dispatch")
-    except ModuleNotFoundError as exc:
-        if exc.name != "atelier.production.dispatch":
-            raise
-        return None
-
-
 def dispatch_approved(
     session: Session, runs: Sequence[ProductionRun], actor: Actor
 ) -> DispatchReport:
@@ -313,7 +302,6 @@ def dispatch_approved(
     A failure is reported and rolled back to its SAVEPOINT; the approval stays.
     """
     report = DispatchReport()
-    dispatch = _dispatch_module()
     for run in runs:
         if run.depends_on_run_ids and transitions.waiting_on(session, run):
             report.deferred_for_ordering = True
@@ -325,15 +313,12 @@ def dispatch_approved(
         if run.partner_id is None:
             report.skipped.append({"production_run_id": run.id, "reason": "no partner"})
             continue
-        if dispatch is None:
-            report.skipped.append({"production_run_id": run.id, "reason": "dispatch unavailable"})
-            continue
-        _dispatch_one(session, dispatch, run, actor, report)
+        _dispatch_one(session, run, actor, report)
     return report
 
 
 def _dispatch_one(
-    session: Session, dispatch: Any, run: ProductionRun, actor: Actor, report: DispatchReport
+    session: Session, run: ProductionRun, actor: Actor, report: DispatchReport
 ) -> None:
     savepoint = session.begin_nested()
     try:
@@ -347,23 +332,21 @@ def _dispatch_one(
         log.exception("dispatch failed", extra={"run_id": run.id, "partner_id": run.partner_id})
         report.failed.append({"production_run_id": run.id, "reason": "dispatch failed"})
         return
-    status = str(getattr(outcome, "status", outcome))
-    reason = getattr(outcome, "reason", None)
-    if status == "dispatched":
+    if outcome.status == "dispatched":
         savepoint.commit()
         report.dispatched.append(run.id)
-    elif status == "failed":
+    elif outcome.status == "failed":
         savepoint.rollback()
         report.failed.append(
             {
                 "production_run_id": run.id,
-                "reason": reason or "dispatch failed",
-                "code": getattr(outcome, "code", None),
+                "reason": outcome.reason or "dispatch failed",
+                "code": outcome.code,
             }
         )
     else:
         savepoint.commit()
-        report.skipped.append({"production_run_id": run.id, "reason": reason or status})
+        report.skipped.append({"production_run_id": run.id, "reason": outcome.reason or "skipped"})
 
 
 def create_design_runs(

@@ -1,9 +1,19 @@
-"""``order.placed`` → one ``pending_review`` run per line that resolves to a design.
+"""Production's reactions to events, each in its own transaction and idempotent.
 
-Redelivery and concurrent delivery are safe because ``production_runs.order_line_item_id`` is
-unique: each line's insert runs in its own SAVEPOINT and a duplicate just rolls that back.
+``order.placed`` → one ``pending_review`` run per line that resolves to a design. Redelivery
+and concurrent delivery are safe because ``production_runs.order_line_item_id`` is unique: each
+line's insert runs in its own SAVEPOINT and a duplicate just rolls that back.
 When the auto-approval rules pass, the new run is approved with its route partner and template
 intent and dispatched; otherwise it waits for an admin.
+
+``tasks.task.updated`` → when every top-level task of a run is completed (cancelled ones don't
+block, redo tasks do), the run completes — exactly once, however many task events race.
+
+``production_run.completed`` → the approved runs that waited on it are dispatched with their
+template intent (``cascade.release_dependants``).
+
+``production_run.started`` / ``finished`` / ``completed`` of a sample run → its design moves to
+In_Development / Technical_Review / Approved.
 """
 
 from __future__ import annotations
@@ -14,11 +24,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from atelier.catalog import service as catalog
+from atelier.catalog.models import DesignStatus
 from atelier.platform.actors import Actor
-from atelier.platform.errors import DomainError
+from atelier.platform.errors import DomainError, NotFound
 from atelier.platform.outbox import Event, subscriber
-from atelier.production import policy, service
-from atelier.production.models import ProductionRun
+from atelier.production import cascade, policy, service, transitions
+from atelier.production.completion import complete_run
+from atelier.production.errors import ProductionCode
+from atelier.production.lifecycle import RunStatus
+from atelier.production.models import ProductionRun, RunType
+from atelier.tasks import service as tasks
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +86,7 @@ def create_runs_for_order(
                 metadata=metadata,
             )
         except DomainError as exc:
-            if exc.code == "duplicate_order_line":
+            if exc.code == ProductionCode.DUPLICATE_ORDER_LINE:
                 log.info("order line already has a production run", extra=context)
             else:
                 log.warning(
@@ -127,8 +142,93 @@ def _maybe_auto_approve(
 @subscriber("production_run.cancelled", name="production.flag_dependants_of_cancelled")
 def flag_dependants_of_cancelled(session: Session, event: Event) -> None:
     """Runs that waited on the cancelled run get a feed entry and a timeline event."""
-    from atelier.production import cascade
-
     run_id = event.payload.get("production_run_id")
     if isinstance(run_id, str) and run_id:
         cascade.flag_dependants_of_cancelled(session, run_id, Actor.system())
+
+
+# --- task-driven completion -------------------------------------------------------------------
+
+_COMPLETABLE = frozenset({RunStatus.SENT_TO_PARTNER, RunStatus.IN_PROGRESS})
+
+
+# The name predates the move from the tasks package; deliveries are recorded under it.
+@subscriber(tasks.TASK_UPDATED, name="tasks.complete_run_when_tasks_done")
+def complete_run_when_tasks_done(session: Session, event: Event) -> None:
+    run_id = event.payload.get("production_run_id")
+    if not isinstance(run_id, str):
+        return
+    complete_run_if_tasks_done(session, run_id)
+
+
+def complete_run_if_tasks_done(session: Session, run_id: str) -> bool:
+    """Complete the run when all its tasks are done; True when this call completed it.
+
+    The run row is locked first, so of two deliveries racing on the same run the second waits
+    and then sees the run completed (SQLite: the write session holds the database lock).
+    """
+    try:
+        run = transitions.lock_run(session, run_id)
+    except NotFound:
+        return False
+    if run.status not in _COMPLETABLE:
+        return False
+    if run.finished_at is not None:
+        # The partner finished the run through the run milestone: /complete, which records the
+        # real yield, rejects and consumption, is the completion gate; don't guess it here.
+        return False
+    if not tasks.all_tasks_completed(session, run_id):
+        return False
+    result = complete_run(
+        session, run, actor=Actor.system(), produced_quantity=None, source="tasks"
+    )
+    if result.already or result.skipped_reason is not None:
+        return False
+    log.info("run completed by its tasks", extra={"run_id": run_id, "partner_id": run.partner_id})
+    return True
+
+
+# --- reactions to a run's own changes ---------------------------------------------------------
+
+RUN_COMPLETED = "production_run.completed"
+
+
+@subscriber(RUN_COMPLETED, name="production.release_dependants")
+def release_dependants(session: Session, event: Event) -> None:
+    """Dispatch the runs that waited on the completed run (as the actor who completed it)."""
+    cascade.release_dependants(
+        session, str(event.payload["production_run_id"]), transitions.actor_of(event.payload)
+    )
+
+
+SAMPLE_DESIGN_STATUS: dict[str, DesignStatus] = {
+    "production_run.started": DesignStatus.IN_DEVELOPMENT,
+    "production_run.finished": DesignStatus.TECHNICAL_REVIEW,
+    RUN_COMPLETED: DesignStatus.APPROVED,
+}
+
+
+def sample_moves_design(session: Session, event: Event) -> None:
+    """A sample run drives its design's development status; production runs leave it alone."""
+    payload = event.payload
+    to_status = SAMPLE_DESIGN_STATUS[event.name]
+    if payload.get("run_type") != RunType.SAMPLE:
+        return
+    if payload.get("via") == "children":
+        return  # a parent completes because its children did; they moved the design already
+    design_id = str(payload["design_id"])
+    if catalog.move_design_status(session, design_id, to_status):
+        log.info(
+            "sample run moved its design",
+            extra={
+                "run_id": payload.get("production_run_id"),
+                "design_id": design_id,
+                "to": str(to_status),
+            },
+        )
+
+
+for _event_name in SAMPLE_DESIGN_STATUS:
+    subscriber(_event_name, name=f"production.sample_design_on_{_event_name.split('.')[-1]}")(
+        sample_moves_design
+    )

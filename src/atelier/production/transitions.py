@@ -7,7 +7,7 @@ SQLite the write session already holds the database write lock (``BEGIN IMMEDIAT
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from atelier.audit import service as audit
 from atelier.platform import outbox
-from atelier.platform.actors import Actor
+from atelier.platform.actors import Actor, ActorType, Channel
 from atelier.platform.errors import Conflict, not_found
 from atelier.production.gates import refresh_gate
 from atelier.production.lifecycle import (
@@ -103,12 +103,25 @@ def decisions(
     return {action: check(action, facts, policy) for action in actions}
 
 
+# The verbs whose decision reads the run's dependencies (one more query).
+_READS_DEPENDENCIES = frozenset(
+    {Action.DISPATCH, Action.CONFIRM_DISPATCH, Action.SEND_TO_PRODUCTION}
+)
+
+
 def require(session: Session, run: ProductionRun, action: Action) -> None:
     """Raise 409 with the lifecycle's reason unless ``action`` is allowed now."""
-    facts = facts_of(session, run, with_dependencies=action is Action.DISPATCH)
+    facts = facts_of(session, run, with_dependencies=action in _READS_DEPENDENCIES)
     decision = check(action, facts, lifecycle_policy(session))
     if not decision:
         raise Conflict(decision.detail, code=decision.code)
+
+
+def allowed_actions(
+    session: Session, run: ProductionRun, among: Sequence[Action] = tuple(Action)
+) -> list[str]:
+    """What ``require`` would allow on the run now, among ``among`` (the buttons a UI shows)."""
+    return [action.value for action, decision in decisions(session, run, among).items() if decision]
 
 
 def event_payload(run: ProductionRun, actor: Actor, **extra: Any) -> dict[str, Any]:
@@ -126,6 +139,15 @@ def event_payload(run: ProductionRun, actor: Actor, **extra: Any) -> dict[str, A
     }
     payload.update(extra)
     return payload
+
+
+def actor_of(payload: dict[str, Any]) -> Actor:
+    """The actor an ``event_payload`` names (a reaction acts on behalf of the same actor)."""
+    return Actor(
+        ActorType(payload["actor_type"]),
+        payload.get("actor_id"),
+        Channel(payload.get("channel") or Channel.API),
+    )
 
 
 def record_change(

@@ -1,39 +1,42 @@
-"""Serialisation helpers for admin views of runs (list rows, detail with relations)."""
+"""The admin's views of runs (list rows, detail with relations) as response models."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
 from atelier.production import policy, reminder_state, repository, transitions
 from atelier.production.models import ProductionRun
 from atelier.production.schemas import (
+    AutoApprovalRead,
+    PartnerRef,
+    ProductionRunDetail,
     ProductionRunRead,
     ProductionRunRow,
-    RunEventRead,
     RunReminderRead,
+    RunSummary,
 )
+from atelier.tasks import service as tasks_service
+from atelier.tasks.schemas import TaskRead
 
 
-def run_dict(run: ProductionRun) -> dict[str, Any]:
-    """The run as the API shows it (every field; JSON-ready)."""
-    return ProductionRunRead.model_validate(run).model_dump(mode="json")
+def run_read(run: ProductionRun) -> ProductionRunRead:
+    """The run as the API shows it (every field)."""
+    return ProductionRunRead.model_validate(run)
 
 
-def row_dict(row: repository.RunRow) -> dict[str, Any]:
-    data = ProductionRunRow.model_validate(row.run).model_dump(mode="json")
-    data.update(
-        design_name=row.design_name,
-        partner_name=row.partner_name,
-        partner_handle=row.partner_handle,
+def row_read(row: repository.RunRow) -> ProductionRunRow:
+    return ProductionRunRow.model_validate(row.run).model_copy(
+        update={
+            "design_name": row.design_name,
+            "partner_name": row.partner_name,
+            "partner_handle": row.partner_handle,
+        }
     )
-    return data
 
 
-def rows_for(session: Session, runs: Sequence[ProductionRun]) -> list[dict[str, Any]]:
+def rows_for(session: Session, runs: Sequence[ProductionRun]) -> list[ProductionRunRow]:
     """Runs with design and partner names, batched (two queries whatever the count)."""
     designs, partners = repository.names_for(
         session,
@@ -43,62 +46,47 @@ def rows_for(session: Session, runs: Sequence[ProductionRun]) -> list[dict[str, 
     out = []
     for run in runs:
         name, handle = partners.get(run.partner_id or "", (None, None))
-        out.append(row_dict(repository.RunRow(run, designs.get(run.design_id), name, handle)))
+        out.append(row_read(repository.RunRow(run, designs.get(run.design_id), name, handle)))
     return out
 
 
-def _summary(run: ProductionRun) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "status": run.status,
-        "run_type": run.run_type,
-        "quantity": run.quantity,
-        "role": run.role,
-        "partner_id": run.partner_id,
-        "design_id": run.design_id,
-    }
+def _summary(run: ProductionRun) -> RunSummary:
+    return RunSummary.model_validate(run)
 
 
-def _tasks(session: Session, run_id: str) -> list[dict[str, Any]]:
-    try:
-        tasks = importlib.import_module("atelier.tasks.service")
-    except ModuleNotFoundError:
-        return []
-    loaded = tasks.tasks_for_run(session, run_id)
-    result: list[dict[str, Any]] = tasks.serialize_tasks(loaded)
-    return result
-
-
-def run_detail(session: Session, run_id: str) -> dict[str, Any]:
-    """One run for the admin detail view: names, parent, children, tasks, policy evaluation."""
+def run_detail(session: Session, run_id: str) -> ProductionRunDetail:
+    """One run for the admin detail view: names, parent, children, tasks, policy evaluation,
+    and the verbs the lifecycle allows now."""
     run = transitions.get_run(session, run_id)
     parent = transitions.get_run(session, run.parent_run_id) if run.parent_run_id else None
     children = repository.children_of(session, run.id)
     partner_ids = [p for p in (run.partner_id, run.previous_partner_id) if p]
     designs, partners = repository.names_for(session, [run.design_id], partner_ids)
-    data = run_dict(run)
-    data["design_name"] = designs.get(run.design_id)
-    data["partner"] = _partner(partners, run.partner_id)
-    data["partner_name"] = data["partner"]["name"] if data["partner"] else None
-    data["previous_partner"] = _partner(partners, run.previous_partner_id)
-    data["parent"] = _summary(parent) if parent else None
-    data["children"] = rows_for(session, children)
-    data["waiting_on"] = list(transitions.waiting_on(session, run))
-    data["tasks"] = _tasks(session, run.id)
-    data["policy"] = policy.evaluate_run(session, run).as_dict()
-    data["reminders"] = [
-        RunReminderRead.model_validate(state).model_dump(mode="json")
-        for state in reminder_state.reminder_states(session, run.id)
-    ]
-    return data
+    partner = _partner(partners, run.partner_id)
+    tasks = tasks_service.tasks_for_run(session, run.id)
+    return ProductionRunDetail.model_validate(
+        {
+            **run_read(run).model_dump(),
+            "design_name": designs.get(run.design_id),
+            "partner": partner,
+            "partner_name": partner.name if partner else None,
+            "previous_partner": _partner(partners, run.previous_partner_id),
+            "parent": _summary(parent) if parent else None,
+            "children": rows_for(session, children),
+            "waiting_on": list(transitions.waiting_on(session, run)),
+            "tasks": [TaskRead.model_validate(t) for t in tasks],
+            "policy": AutoApprovalRead.model_validate(policy.evaluate_run(session, run).as_dict()),
+            "reminders": [
+                RunReminderRead.model_validate(state)
+                for state in reminder_state.reminder_states(session, run.id)
+            ],
+            "allowed_actions": transitions.allowed_actions(session, run),
+        }
+    )
 
 
-def _partner(partners: dict[str, tuple[str, str]], partner_id: str | None) -> dict[str, Any] | None:
+def _partner(partners: dict[str, tuple[str, str]], partner_id: str | None) -> PartnerRef | None:
     if partner_id is None:
         return None
     name, handle = partners.get(partner_id, (None, None))
-    return {"id": partner_id, "name": name, "handle": handle}
-
-
-def events_list(events: Iterable[Any]) -> list[dict[str, Any]]:
-    return [RunEventRead.model_validate(e).model_dump(mode="json") for e in events]
+    return PartnerRef(id=partner_id, name=name, handle=handle)

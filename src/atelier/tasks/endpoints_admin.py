@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import AfterValidator
 
 from atelier.platform.deps import AdminPrincipal, DbSession
-from atelier.platform.schemas import Page, no_nul
+from atelier.platform.http import IdPath, IdQuery
+from atelier.platform.schemas import Deleted, Page, no_nul
 from atelier.tasks import service
-from atelier.tasks.models import TaskPriority
+from atelier.tasks.models import TaskPriority, TaskTemplate
 from atelier.tasks.schemas import (
     CategoryCreate,
+    CategoryEnvelope,
+    CategoryList,
     CategoryRead,
     CommentCreate,
+    CommentEnvelope,
+    CommentList,
+    TaskCommentRead,
+    TaskEnvelope,
+    TaskRead,
     TemplateCreate,
+    TemplateEnvelope,
+    TemplateList,
     TemplateRead,
     TemplateUpdate,
 )
@@ -23,40 +33,38 @@ from atelier.tasks.schemas import (
 router = APIRouter(prefix="/admin", tags=["tasks"])
 
 
-# Shared by the task and dispatch routers: bounded, NUL-free ids and search text (a NUL would
-# otherwise reach PostgreSQL and fail there).
-IdPath = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(no_nul)]
-IdQuery = Annotated[str | None, Query(min_length=1, max_length=64), AfterValidator(no_nul)]
+# Bounded, NUL-free search text (a NUL would otherwise reach PostgreSQL and fail there).
 SearchText = Annotated[str | None, Query(max_length=200), AfterValidator(no_nul)]
 
 
-def _template_out(template: Any) -> dict[str, Any]:
-    return {"task_template": TemplateRead.model_validate(template).model_dump(mode="json")}
+def _template_out(template: TaskTemplate) -> TemplateEnvelope:
+    return TemplateEnvelope(task_template=TemplateRead.model_validate(template))
 
 
-@router.get("/task-templates/categories")
+@router.get("/task-templates/categories", response_model=CategoryList)
 def list_categories(
     session: DbSession,
     admin: AdminPrincipal,
     page: Annotated[Page, Query()],
     name: SearchText = None,
-) -> Any:
+) -> CategoryList:
     rows, count = service.list_categories(session, name=name, limit=page.limit, offset=page.offset)
-    return {
-        "categories": [CategoryRead.model_validate(c).model_dump(mode="json") for c in rows],
-        "count": count,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+    return CategoryList.of(rows, count, limit=page.limit, offset=page.offset)
 
 
-@router.post("/task-templates/categories", status_code=status.HTTP_201_CREATED)
-def create_category(body: CategoryCreate, session: DbSession, admin: AdminPrincipal) -> Any:
+@router.post(
+    "/task-templates/categories",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CategoryEnvelope,
+)
+def create_category(
+    body: CategoryCreate, session: DbSession, admin: AdminPrincipal
+) -> CategoryEnvelope:
     category = service.create_category(session, body.name, body.description)
-    return {"category": CategoryRead.model_validate(category).model_dump(mode="json")}
+    return CategoryEnvelope(category=CategoryRead.model_validate(category))
 
 
-@router.get("/task-templates")
+@router.get("/task-templates", response_model=TemplateList)
 def list_templates(
     session: DbSession,
     admin: AdminPrincipal,
@@ -65,7 +73,7 @@ def list_templates(
     priority: TaskPriority | None = None,
     category_name: SearchText = None,
     category_id: IdQuery = None,
-) -> Any:
+) -> TemplateList:
     rows, count = service.list_templates(
         session,
         name=name,
@@ -75,61 +83,59 @@ def list_templates(
         limit=page.limit,
         offset=page.offset,
     )
-    return {
-        "task_templates": [TemplateRead.model_validate(t).model_dump(mode="json") for t in rows],
-        "count": count,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+    return TemplateList.of(rows, count, limit=page.limit, offset=page.offset)
 
 
-@router.post("/task-templates", status_code=status.HTTP_201_CREATED)
-def create_template(body: TemplateCreate, session: DbSession, admin: AdminPrincipal) -> Any:
+@router.post(
+    "/task-templates", status_code=status.HTTP_201_CREATED, response_model=TemplateEnvelope
+)
+def create_template(
+    body: TemplateCreate, session: DbSession, admin: AdminPrincipal
+) -> TemplateEnvelope:
     return _template_out(service.create_template(session, body))
 
 
-@router.get("/task-templates/{template_id}")
-def get_template(template_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Any:
+@router.get("/task-templates/{template_id}", response_model=TemplateEnvelope)
+def get_template(
+    template_id: IdPath, session: DbSession, admin: AdminPrincipal
+) -> TemplateEnvelope:
     return _template_out(service.get_template(session, template_id))
 
 
-@router.put("/task-templates/{template_id}")
+@router.put("/task-templates/{template_id}", response_model=TemplateEnvelope)
 def update_template(
     template_id: IdPath, body: TemplateUpdate, session: DbSession, admin: AdminPrincipal
-) -> Any:
+) -> TemplateEnvelope:
     return _template_out(service.update_template(session, template_id, body))
 
 
-@router.delete("/task-templates/{template_id}")
-def delete_template(template_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Any:
+@router.delete("/task-templates/{template_id}", response_model=Deleted)
+def delete_template(template_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Deleted:
     """Delete; tasks created from the template keep existing (their template_id is cleared)."""
     service.delete_template(session, template_id)
-    return {"id": template_id, "object": "task_template", "deleted": True}
+    return Deleted(id=template_id, object="task_template")
 
 
-@router.get("/tasks/{task_id}")
-def get_task(task_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Any:
-    return {"task": service.serialize_task(service.visible_task(session, task_id, None))}
+@router.get("/tasks/{task_id}", response_model=TaskEnvelope)
+def get_task(task_id: IdPath, session: DbSession, admin: AdminPrincipal) -> TaskEnvelope:
+    return TaskEnvelope(task=TaskRead.model_validate(service.visible_task(session, task_id, None)))
 
 
-@router.get("/tasks/{task_id}/comments")
+@router.get("/tasks/{task_id}/comments", response_model=CommentList)
 def list_comments(
     task_id: IdPath, session: DbSession, admin: AdminPrincipal, page: Annotated[Page, Query()]
-) -> Any:
+) -> CommentList:
     rows, count = service.list_comments(
         session, task_id, partner_id=None, limit=page.limit, offset=page.offset
     )
-    return {
-        "comments": [service.serialize_comment(c) for c in rows],
-        "count": count,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+    return CommentList.of(rows, count, limit=page.limit, offset=page.offset)
 
 
-@router.post("/tasks/{task_id}/comments", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/tasks/{task_id}/comments", status_code=status.HTTP_201_CREATED, response_model=CommentEnvelope
+)
 def add_comment(
     task_id: IdPath, body: CommentCreate, session: DbSession, admin: AdminPrincipal
-) -> Any:
+) -> CommentEnvelope:
     comment = service.add_comment(session, task_id, body.text, admin.actor, partner_id=None)
-    return {"comment": service.serialize_comment(comment)}
+    return CommentEnvelope(comment=TaskCommentRead.model_validate(comment))

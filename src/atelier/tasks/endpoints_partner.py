@@ -1,19 +1,19 @@
-"""Partner task API under /partners/assigned-tasks: only the caller's tasks; a foreign or
-unknown id answers 404. (There are deliberately no /partners/tasks/... routes.)"""
+"""Partner task API under /partners/assigned-tasks (reads): only the caller's tasks; a foreign or
+unknown id answers 404. (There are deliberately no /partners/tasks/... routes.) The actions,
+which touch the task's run too, are in ``production.endpoints_task_work``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi import status as http_status
 
 from atelier.platform.deps import DbSession, PartnerPrincipal
+from atelier.platform.http import IdPath, IdQuery
 from atelier.platform.schemas import Page
 from atelier.tasks import service
-from atelier.tasks.endpoints_admin import IdPath, IdQuery
 from atelier.tasks.models import TaskStatus
-from atelier.tasks.schemas import CommentCreate
+from atelier.tasks.schemas import CommentList, TaskEnvelope, TaskList, TaskRead
 
 router = APIRouter(prefix="/partners/assigned-tasks", tags=["partner-tasks"])
 
@@ -23,14 +23,14 @@ def _partner(principal: PartnerPrincipal) -> str:
     return principal.partner_id
 
 
-@router.get("")
+@router.get("", response_model=TaskList)
 def list_tasks(
     session: DbSession,
     partner: PartnerPrincipal,
     page: Annotated[Page, Query()],
     status: TaskStatus | None = None,
     production_run_id: IdQuery = None,
-) -> Any:
+) -> TaskList:
     rows, count = service.list_partner_tasks(
         session,
         _partner(partner),
@@ -39,67 +39,20 @@ def list_tasks(
         limit=page.limit,
         offset=page.offset,
     )
-    return {
-        "tasks": service.serialize_tasks(rows),
-        "count": count,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+    return TaskList.of(rows, count, limit=page.limit, offset=page.offset)
 
 
-@router.get("/{task_id}")
-def get_task(task_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Any:
-    return {
-        "task": service.serialize_task(service.visible_task(session, task_id, _partner(partner)))
-    }
+@router.get("/{task_id}", response_model=TaskEnvelope)
+def get_task(task_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> TaskEnvelope:
+    task = service.visible_task(session, task_id, _partner(partner))
+    return TaskEnvelope(task=TaskRead.model_validate(task))
 
 
-@router.post("/{task_id}/accept")
-def accept_task(task_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Any:
-    task = service.accept_task(session, task_id, partner.actor, partner_id=_partner(partner))
-    return {"task": service.serialize_task(task), "message": "Task accepted"}
-
-
-@router.post("/{task_id}/finish")
-def finish_task(task_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Any:
-    task = service.finish_task(session, task_id, partner.actor, partner_id=_partner(partner))
-    return {"task": service.serialize_task(task), "message": "Task completed"}
-
-
-@router.post("/{task_id}/subtasks/{subtask_id}/complete")
-def complete_subtask(
-    task_id: IdPath, subtask_id: IdPath, session: DbSession, partner: PartnerPrincipal
-) -> Any:
-    parent, subtask = service.complete_subtask(
-        session, task_id, subtask_id, partner.actor, partner_id=_partner(partner)
-    )
-    return {
-        "task": service.serialize_task(parent),
-        "subtask": service.serialize_task(subtask),
-        "parent_completed": parent.status == TaskStatus.COMPLETED,
-    }
-
-
-@router.get("/{task_id}/comments")
+@router.get("/{task_id}/comments", response_model=CommentList)
 def list_comments(
     task_id: IdPath, session: DbSession, partner: PartnerPrincipal, page: Annotated[Page, Query()]
-) -> Any:
+) -> CommentList:
     rows, count = service.list_comments(
         session, task_id, partner_id=_partner(partner), limit=page.limit, offset=page.offset
     )
-    return {
-        "comments": [service.serialize_comment(c) for c in rows],
-        "count": count,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
-
-
-@router.post("/{task_id}/comments", status_code=http_status.HTTP_201_CREATED)
-def add_comment(
-    task_id: IdPath, body: CommentCreate, session: DbSession, partner: PartnerPrincipal
-) -> Any:
-    comment = service.add_comment(
-        session, task_id, body.text, partner.actor, partner_id=_partner(partner)
-    )
-    return {"comment": service.serialize_comment(comment)}
+    return CommentList.of(rows, count, limit=page.limit, offset=page.offset)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from atelier.tasks.models import (
@@ -252,3 +253,43 @@ def comments(
         stmt.order_by(TaskComment.created_at, TaskComment.id).limit(limit).offset(offset)
     )
     return list(rows), count
+
+
+# --- bulk status changes ----------------------------------------------------------------------
+
+_OPEN = tuple(s.value for s in OPEN_TASK_STATUSES)
+
+
+def close_open_tasks(
+    session: Session, run_id: str, status: TaskStatus, at: datetime
+) -> list[tuple[str, str | None, str | None]]:
+    """Move the run's open tasks and subtasks to ``status`` (cancelled or completed), stamping
+    the matching time; returns ``(id, parent_task_id, partner_id)`` of every changed row."""
+    stamp = "cancelled_at" if status == TaskStatus.CANCELLED else "completed_at"
+    rows = session.execute(
+        update(Task)
+        .where(Task.production_run_id == run_id, Task.status.in_(_OPEN))
+        .values({"status": status, stamp: at, "updated_at": at})
+        .returning(Task.id, Task.parent_task_id, Task.partner_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def complete_open_subtasks(session: Session, parent_id: str, at: datetime) -> None:
+    session.execute(
+        update(Task)
+        .where(Task.parent_task_id == parent_id, Task.status.in_(_OPEN))
+        .values(status=TaskStatus.COMPLETED, completed_at=at, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def reassign_open_tasks(session: Session, run_id: str, partner_id: str | None, at: datetime) -> int:
+    result = session.execute(
+        update(Task)
+        .where(Task.production_run_id == run_id, Task.status.in_(_OPEN))
+        .values(partner_id=partner_id, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

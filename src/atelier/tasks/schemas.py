@@ -13,6 +13,7 @@ from atelier.platform.schemas import (
     BodyInt,
     EntityId,
     InputSchema,
+    ListEnvelope,
     LongText,
     Metadata,
     Name,
@@ -162,6 +163,69 @@ class TaskRead(TaskBase):
 
     subtasks: list[SubtaskRead] = []
     comments: list[TaskCommentRead] = []
+
+
+# --- response envelopes -----------------------------------------------------------------------
+
+
+class CategoryEnvelope(OutputSchema):
+    category: CategoryRead
+
+
+class CategoryList(ListEnvelope[CategoryRead]):
+    items: list[CategoryRead] = Field(alias="categories")
+
+
+class TemplateEnvelope(OutputSchema):
+    task_template: TemplateRead
+
+
+class TemplateList(ListEnvelope[TemplateRead]):
+    items: list[TemplateRead] = Field(alias="task_templates")
+
+
+class TaskEnvelope(OutputSchema):
+    task: TaskRead
+
+
+class TaskList(ListEnvelope[TaskRead]):
+    items: list[TaskRead] = Field(alias="tasks")
+
+
+class TaskActionResult(OutputSchema):
+    task: TaskRead
+    message: str
+
+
+class SubtaskCompleted(OutputSchema):
+    task: TaskRead
+    subtask: TaskRead
+    parent_completed: bool
+
+
+class CommentEnvelope(OutputSchema):
+    comment: TaskCommentRead
+
+
+class CommentList(ListEnvelope[TaskCommentRead]):
+    items: list[TaskCommentRead] = Field(alias="comments")
+
+
+class RunTaskProgress(OutputSchema):
+    completed: int
+    total: int
+
+
+class RunTasks(OutputSchema):
+    """A run's top-level tasks (with subtasks and comments) and how many are completed."""
+
+    tasks: list[TaskRead]
+    count: int
+    progress: RunTaskProgress
+
+
+class CreatedTasks(OutputSchema):
+    tasks: list[TaskRead]
 
 
 # --- inputs -------------------------------------------------------------------------------------

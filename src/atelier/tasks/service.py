@@ -4,15 +4,18 @@ actions (accept, finish, subtasks, comments) and the helpers other domains call.
 Services never commit. Task state changes lock the task row (``FOR UPDATE``; on SQLite the write
 session already holds the database lock) so concurrent actions on one task serialise, and each
 change emits ``tasks.task.updated`` in the same transaction.
+
+Tasks sit below production: what a task action needs from its run (lock it, check the work is
+with the partner, accept it, record activity) comes in as a :class:`RunWork` that
+``production.task_work`` supplies.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -20,12 +23,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from atelier.platform import clock, outbox
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Conflict, Invalid, not_found
-from atelier.production import transitions
-from atelier.production.lifecycle import WITH_PARTNER, RunStatus
-from atelier.production.models import ProductionRun
 from atelier.tasks import repository as repo
+from atelier.tasks.errors import TaskCode
 from atelier.tasks.models import (
-    OPEN_TASK_STATUSES,
     Task,
     TaskCategory,
     TaskComment,
@@ -38,7 +38,20 @@ from atelier.tasks.schemas import TaskCommentRead, TaskRead, TemplateCreate, Tem
 log = logging.getLogger(__name__)
 
 TASK_UPDATED = "tasks.task.updated"
-_OPEN = tuple(s.value for s in OPEN_TASK_STATUSES)
+
+
+class RunWork(Protocol):
+    """What a partner's task action needs from the task's production run."""
+
+    def lock_for_task_change(self, session: Session, run_id: str) -> None:
+        """Lock the run for the rest of the transaction; 409 unless its work is with the
+        partner."""
+
+    def accept_for_task(self, session: Session, run_id: str, actor: Actor) -> None:
+        """The partner took up the run's work: accept a run still waiting to be accepted."""
+
+    def record_activity(self, session: Session, run_id: str) -> None:
+        """Note real partner activity on the run (idle reminders are measured from it)."""
 
 
 # --- categories ---------------------------------------------------------------------------------
@@ -55,7 +68,9 @@ def get_category(session: Session, category_id: str) -> TaskCategory:
 def create_category(session: Session, name: str, description: str | None = None) -> TaskCategory:
     """A new category; 409 ``category_name_taken`` when the name exists (ignoring case)."""
     if repo.category_by_name(session, name) is not None:
-        raise Conflict(f"a task category named {name!r} already exists", code="category_name_taken")
+        raise Conflict(
+            f"a task category named {name!r} already exists", code=TaskCode.CATEGORY_NAME_TAKEN
+        )
     category = TaskCategory(name=name, description=description)
     try:
         with session.begin_nested():
@@ -63,7 +78,7 @@ def create_category(session: Session, name: str, description: str | None = None)
             session.flush()
     except IntegrityError as exc:
         raise Conflict(
-            f"a task category named {name!r} already exists", code="category_name_taken"
+            f"a task category named {name!r} already exists", code=TaskCode.CATEGORY_NAME_TAKEN
         ) from exc
     return category
 
@@ -108,7 +123,7 @@ def get_template(session: Session, template_id: str) -> TaskTemplate:
 def _name_conflict(name: str) -> Conflict:
     return Conflict(
         f"a task template named {name!r} already exists (names are unique, ignoring case)",
-        code="template_name_taken",
+        code=TaskCode.TEMPLATE_NAME_TAKEN,
     )
 
 
@@ -232,16 +247,18 @@ def resolve_templates(
         if cat is None:
             raise Invalid(
                 f"unknown task category: {category}",
-                code="unknown_category",
+                code=TaskCode.UNKNOWN_CATEGORY,
                 extra={"unknown": [category]},
             )
         templates = repo.templates_in_category(session, cat.id)
         if not templates:
-            raise Invalid(f"the category {cat.name!r} has no templates", code="empty_category")
+            raise Invalid(
+                f"the category {cat.name!r} has no templates", code=TaskCode.EMPTY_CATEGORY
+            )
         return templates
     raise Invalid(
         "name the templates to dispatch: template_names, template_ids or category",
-        code="templates_required",
+        code=TaskCode.TEMPLATES_REQUIRED,
     )
 
 
@@ -288,7 +305,7 @@ def _raise_unresolved(unknown: list[str], ambiguous: dict[str, list[str]]) -> No
         )
     raise Invalid(
         "; ".join(parts) + " (nothing was created)",
-        code="unknown_templates" if unknown else "ambiguous_templates",
+        code=TaskCode.UNKNOWN_TEMPLATES if unknown else TaskCode.AMBIGUOUS_TEMPLATES,
         extra={"unknown": unknown, "ambiguous": ambiguous},
     )
 
@@ -357,50 +374,33 @@ def create_tasks(
 # --- helpers other domains call -----------------------------------------------------------------
 
 
-def cancel_open_tasks(session: Session, run_id: str, actor: Actor, *, reason: str) -> int:
-    """Cancel every open task (and subtask) of the run; returns how many changed."""
-    now = clock.now()
-    rows = session.execute(
-        update(Task)
-        .where(Task.production_run_id == run_id, Task.status.in_(_OPEN))
-        .values(status=TaskStatus.CANCELLED, cancelled_at=now, updated_at=now)
-        .returning(Task.id, Task.parent_task_id, Task.partner_id)
-        .execution_options(synchronize_session=False)
-    ).all()
+def _close_open_tasks(
+    session: Session, run_id: str, actor: Actor, status: TaskStatus, **extra: Any
+) -> int:
+    """Move every open task (and subtask) of the run to ``status``; returns how many changed."""
+    rows = repo.close_open_tasks(session, run_id, status, clock.now())
     for task_id, parent_id, partner_id in rows:
         if parent_id is None:
-            _emit(session, task_id, run_id, partner_id, TaskStatus.CANCELLED, actor, reason=reason)
+            _emit(session, task_id, run_id, partner_id, status, actor, **extra)
     _expire_run_tasks(session, run_id)
     return len(rows)
+
+
+def cancel_open_tasks(session: Session, run_id: str, actor: Actor, *, reason: str) -> int:
+    """Cancel every open task (and subtask) of the run; returns how many changed."""
+    return _close_open_tasks(session, run_id, actor, TaskStatus.CANCELLED, reason=reason)
 
 
 def complete_open_tasks(session: Session, run_id: str, actor: Actor) -> int:
     """Complete every open task (and subtask) of the run (finish with ``complete_tasks``)."""
-    now = clock.now()
-    rows = session.execute(
-        update(Task)
-        .where(Task.production_run_id == run_id, Task.status.in_(_OPEN))
-        .values(status=TaskStatus.COMPLETED, completed_at=now, updated_at=now)
-        .returning(Task.id, Task.parent_task_id, Task.partner_id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    for task_id, parent_id, partner_id in rows:
-        if parent_id is None:
-            _emit(session, task_id, run_id, partner_id, TaskStatus.COMPLETED, actor)
-    _expire_run_tasks(session, run_id)
-    return len(rows)
+    return _close_open_tasks(session, run_id, actor, TaskStatus.COMPLETED)
 
 
 def reassign_open_tasks(session: Session, run_id: str, partner_id: str | None) -> int:
     """Point the run's open tasks at another partner (reassignment)."""
-    result = session.execute(
-        update(Task)
-        .where(Task.production_run_id == run_id, Task.status.in_(_OPEN))
-        .values(partner_id=partner_id, updated_at=clock.now())
-        .execution_options(synchronize_session=False)
-    )
+    changed = repo.reassign_open_tasks(session, run_id, partner_id, clock.now())
     _expire_run_tasks(session, run_id)
-    return int(getattr(result, "rowcount", 0) or 0)
+    return changed
 
 
 def _expire_run_tasks(session: Session, run_id: str) -> None:
@@ -485,7 +485,7 @@ def visible_task(session: Session, task_id: str, partner_id: str | None) -> Task
     return task
 
 
-def _locked_task(session: Session, task_id: str, partner_id: str | None) -> Task:
+def _locked_task(session: Session, task_id: str, partner_id: str | None, runs: RunWork) -> Task:
     """The task locked for a change, after its run: every writer locks run → task in that
     order (cancel and reassign lock the run before touching its tasks), so no deadlock, and
     all changes to one run's tasks serialise — the completion check sees them all."""
@@ -493,12 +493,7 @@ def _locked_task(session: Session, task_id: str, partner_id: str | None) -> Task
     if task is None or (partner_id is not None and task.partner_id != partner_id):
         raise not_found("task", task_id)
     if task.production_run_id is not None:
-        run = transitions.lock_run(session, task.production_run_id)
-        if run.status not in WITH_PARTNER:
-            raise Conflict(
-                f"the task's production run is {run.status}; its tasks cannot change now",
-                code="run_not_with_partner",
-            )
+        runs.lock_for_task_change(session, task.production_run_id)
     locked = repo.get_task(session, task_id, for_update=True)
     if locked is None:  # pragma: no cover - deleted under us (run deleted); same as unknown
         raise not_found("task", task_id)
@@ -507,9 +502,11 @@ def _locked_task(session: Session, task_id: str, partner_id: str | None) -> Task
 
 def _refuse_closed(task: Task, action: str) -> None:
     if task.status == TaskStatus.COMPLETED:
-        raise Conflict(f"the task is already completed; cannot {action} it", code="task_completed")
+        raise Conflict(
+            f"the task is already completed; cannot {action} it", code=TaskCode.TASK_COMPLETED
+        )
     if task.status == TaskStatus.CANCELLED:
-        raise Conflict(f"the task was cancelled; cannot {action} it", code="task_cancelled")
+        raise Conflict(f"the task was cancelled; cannot {action} it", code=TaskCode.TASK_CANCELLED)
 
 
 def list_partner_tasks(
@@ -527,56 +524,63 @@ def list_partner_tasks(
     )
 
 
-def accept_task(session: Session, task_id: str, actor: Actor, *, partner_id: str | None) -> Task:
+def accept_task(
+    session: Session, task_id: str, actor: Actor, *, partner_id: str | None, runs: RunWork
+) -> Task:
     """pending → accepted. Accepting work on a run still ``sent_to_partner`` accepts the run."""
-    task = _locked_task(session, task_id, partner_id)
+    task = _locked_task(session, task_id, partner_id, runs)
     _refuse_closed(task, "accept")
     if task.status != TaskStatus.PENDING:
-        raise Conflict("the task was already accepted", code="task_already_accepted")
-    _ensure_run_accepted(session, task, actor)
+        raise Conflict("the task was already accepted", code=TaskCode.TASK_ALREADY_ACCEPTED)
+    _ensure_run_accepted(session, task, actor, runs)
     task.status = TaskStatus.ACCEPTED
     task.accepted_at = clock.now()
-    _after_change(session, task, actor)
+    _after_change(session, task, actor, runs)
     return visible_task(session, task.id, None)
 
 
-def finish_task(session: Session, task_id: str, actor: Actor, *, partner_id: str | None) -> Task:
+def finish_task(
+    session: Session, task_id: str, actor: Actor, *, partner_id: str | None, runs: RunWork
+) -> Task:
     """→ completed (from pending, accepted or in progress); its open subtasks complete too."""
-    task = _locked_task(session, task_id, partner_id)
+    task = _locked_task(session, task_id, partner_id, runs)
     _refuse_closed(task, "finish")
-    _ensure_run_accepted(session, task, actor)
+    _ensure_run_accepted(session, task, actor, runs)
     now = clock.now()
     task.accepted_at = task.accepted_at or now
     task.status = TaskStatus.COMPLETED
     task.completed_at = now
-    session.execute(
-        update(Task)
-        .where(Task.parent_task_id == task.id, Task.status.in_(_OPEN))
-        .values(status=TaskStatus.COMPLETED, completed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    _after_change(session, task, actor)
+    repo.complete_open_subtasks(session, task.id, now)
+    _after_change(session, task, actor, runs)
     return visible_task(session, task.id, None)
 
 
 def complete_subtask(
-    session: Session, task_id: str, subtask_id: str, actor: Actor, *, partner_id: str | None
+    session: Session,
+    task_id: str,
+    subtask_id: str,
+    actor: Actor,
+    *,
+    partner_id: str | None,
+    runs: RunWork,
 ) -> tuple[Task, Task]:
     """Complete one subtask; the parent must be accepted or in progress. Completing the last
     open subtask completes the parent. Returns (parent, subtask), freshly loaded."""
     # Lock the parent first: concurrent completions of its last two subtasks serialise here, so
     # exactly one of them sees "no open subtasks left" and completes the parent.
-    parent = _locked_task(session, task_id, partner_id)
+    parent = _locked_task(session, task_id, partner_id, runs)
     subtask = repo.get_task(session, subtask_id, for_update=True)
     if subtask is None or subtask.parent_task_id != parent.id:
         raise not_found("subtask", subtask_id)
     if parent.status not in (TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS):
         _refuse_closed(parent, "complete subtasks of")
-        raise Conflict("accept the task before completing its subtasks", code="task_not_accepted")
+        raise Conflict(
+            "accept the task before completing its subtasks", code=TaskCode.TASK_NOT_ACCEPTED
+        )
     if subtask.status == TaskStatus.COMPLETED:
-        raise Conflict("the subtask is already completed", code="subtask_completed")
+        raise Conflict("the subtask is already completed", code=TaskCode.SUBTASK_COMPLETED)
     if subtask.status == TaskStatus.CANCELLED:
-        raise Conflict("the subtask was cancelled", code="subtask_cancelled")
+        raise Conflict("the subtask was cancelled", code=TaskCode.SUBTASK_CANCELLED)
     now = clock.now()
     subtask.status = TaskStatus.COMPLETED
     subtask.completed_at = now
@@ -589,42 +593,25 @@ def complete_subtask(
     elif parent.status == TaskStatus.ACCEPTED:
         parent.status = TaskStatus.IN_PROGRESS
         parent.started_at = parent.started_at or now
-    _after_change(session, parent, actor)
+    _after_change(session, parent, actor, runs)
     # Parent first: loading it refreshes its subtasks, which would drop the subtask's own
     # loaded children if the subtask were loaded before.
     fresh_parent = visible_task(session, parent.id, None)
     return fresh_parent, visible_task(session, subtask.id, None)
 
 
-def _after_change(session: Session, task: Task, actor: Actor) -> None:
+def _after_change(session: Session, task: Task, actor: Actor, runs: RunWork) -> None:
     session.flush()
     emit_task_updated(session, task, actor)
-    touch_run(session, task.production_run_id)
+    if task.production_run_id is not None:
+        runs.record_activity(session, task.production_run_id)
 
 
-def touch_run(session: Session, run_id: str | None) -> None:
-    """Record real partner activity on the run (idle reminders are measured from it)."""
-    if run_id is None:
-        return
-    session.execute(
-        update(ProductionRun)
-        .where(ProductionRun.id == run_id)
-        .values(last_activity_at=clock.now())
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _ensure_run_accepted(session: Session, task: Task, actor: Actor) -> None:
+def _ensure_run_accepted(session: Session, task: Task, actor: Actor, runs: RunWork) -> None:
     """A partner working on a task of a run still ``sent_to_partner`` has clearly taken the run:
     accept the run too, through the same path as the run's own accept."""
-    if task.production_run_id is None:
-        return
-    run = session.get(ProductionRun, task.production_run_id)
-    if run is None or run.status != RunStatus.SENT_TO_PARTNER:
-        return
-    from atelier.production import dispatch
-
-    dispatch.accept_run_for_task(session, run.id, actor)
+    if task.production_run_id is not None:
+        runs.accept_for_task(session, task.production_run_id, actor)
 
 
 # --- comments -----------------------------------------------------------------------------------
@@ -641,15 +628,24 @@ def list_comments(
 
 
 def add_comment(
-    session: Session, task_id: str, text: str, actor: Actor, *, partner_id: str | None
+    session: Session,
+    task_id: str,
+    text: str,
+    actor: Actor,
+    *,
+    partner_id: str | None,
+    runs: RunWork | None = None,
 ) -> TaskComment:
-    """Add a comment; the author comes from the caller. Blank text is refused (422)."""
+    """Add a comment; the author comes from the caller. Blank text is refused (422).
+
+    With ``runs`` (a partner commenting) the comment counts as activity on the task's run.
+    """
     task = repo.get_task(session, task_id)
     if task is None or (partner_id is not None and task.partner_id != partner_id):
         raise not_found("task", task_id)
     body = text.strip()
     if not body:
-        raise Invalid("the comment is empty", code="blank_comment")
+        raise Invalid("the comment is empty", code=TaskCode.BLANK_COMMENT)
     comment = TaskComment(
         task_id=task.id,
         author_type=actor.type.value,
@@ -659,8 +655,8 @@ def add_comment(
     )
     session.add(comment)
     session.flush()
-    if partner_id is not None:
-        touch_run(session, task.production_run_id)
+    if runs is not None and task.production_run_id is not None:
+        runs.record_activity(session, task.production_run_id)
     return comment
 
 

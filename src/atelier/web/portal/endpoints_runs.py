@@ -15,12 +15,11 @@ from typing import Annotated, Any
 from fastapi import Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from atelier.inventory import consumption
 from atelier.inventory.consumption_schemas import ConsumptionCreate
 from atelier.platform.actors import Actor, Channel
 from atelier.platform.deps import DbSession, Principal
 from atelier.platform.errors import Invalid, not_found
-from atelier.production import interventions, milestones
+from atelier.production import consumption, interventions, milestones, task_work
 from atelier.production.completion import RejectionReason
 from atelier.production.lifecycle import RunStatus
 from atelier.production.models import RunType
@@ -344,7 +343,7 @@ def finish_task(
 ) -> Response:
     def call() -> Done:
         _task_of_run(session, task_id, run_id, partner)
-        tasks.finish_task(session, task_id, web_actor(partner), partner_id=_partner_id(partner))
+        task_work.finish_task(session, task_id, web_actor(partner), partner_id=_partner_id(partner))
         return Done(N_("Task completed."))
 
     return _act(request, session, partner, run_id, f"task-{task_id}", call)
@@ -361,7 +360,7 @@ def complete_subtask(
 ) -> Response:
     def call() -> Done:
         _task_of_run(session, task_id, run_id, partner)
-        tasks.complete_subtask(
+        task_work.complete_subtask(
             session, task_id, subtask_id, web_actor(partner), partner_id=_partner_id(partner)
         )
         return Done(N_("Step completed."))
@@ -380,7 +379,7 @@ def add_comment(
 ) -> Response:
     def call() -> Done:
         _task_of_run(session, task_id, run_id, partner)
-        tasks.add_comment(
+        task_work.add_comment(
             session, task_id, body, web_actor(partner), partner_id=_partner_id(partner)
         )
         return Done(N_("Comment added."))

@@ -9,10 +9,10 @@ the other role gets a 403 page.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 
 from atelier.platform.actors import Channel
 from atelier.platform.deps import (
@@ -24,10 +24,17 @@ from atelier.platform.deps import (
     partner_principal,
 )
 from atelier.platform.errors import DomainError, Unauthorized
-from atelier.platform.security import TokenClaims, decode_token, issue_token
+from atelier.platform.security import TokenClaims, decode_token
 from atelier.platform.settings import Settings
+from atelier.platform.web_session import (
+    WEB_TOKEN_TYPE,
+    cookie_secure,
+    end_session,
+    start_session,
+)
 
-WEB_TOKEN_TYPE = "web"
+__all__ = ["WEB_TOKEN_TYPE", "cookie_secure", "end_session", "start_session"]
+
 ADMIN_SIGN_IN = "/app/sign-in"
 PORTAL_SIGN_IN = "/portal/sign-in"
 
@@ -49,55 +56,6 @@ class WrongArea(Exception):
         super().__init__(detail)
         self.area = area
         self.detail = detail
-
-
-def cookie_secure(settings: Settings) -> bool:
-    """Secure cookies in production and whenever the public URL is HTTPS."""
-    return settings.env == "production" or settings.public_base_url.lower().startswith("https://")
-
-
-def start_session(
-    response: Response,
-    settings: Settings,
-    *,
-    role: Literal["admin", "partner"],
-    subject: str,
-    partner_id: str | None = None,
-    extra: dict[str, Any] | None = None,
-    version: int = 0,
-) -> None:
-    """Set the session cookie for ``subject`` on ``response``.
-
-    ``version`` is the user's ``token_version``: a later password change ends the session.
-    """
-    token = issue_token(
-        settings.secret_key.get_secret_value(),
-        subject=subject,
-        role=role,
-        partner_id=partner_id,
-        ttl=settings.token_ttl,
-        token_type=WEB_TOKEN_TYPE,
-        extra=extra,
-        version=version,
-    )
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(settings.token_ttl.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=cookie_secure(settings),
-        path="/",
-    )
-    response.headers["Cache-Control"] = "no-store"
-
-
-def end_session(response: Response, settings: Settings) -> None:
-    """Delete the session cookie."""
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=cookie_secure(settings)
-    )
-    response.headers["Cache-Control"] = "no-store"
 
 
 def session_claims(request: Request, settings: Settings) -> TokenClaims | None:

@@ -1,0 +1,37 @@
+"""Admin feed entries as reactions to domain events (each in its own transaction, once).
+
+The production domain only says what happened (``production_run.gate_overdue``); what the
+brand's admins see about it is decided here. Each entry carries a ``dedup_key``, so a
+redelivered event adds nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from atelier.notifications.feed import add_feed_entry
+from atelier.platform.outbox import Event, subscriber
+
+GATE_OVERDUE = "production_run.gate_overdue"
+
+
+@subscriber(GATE_OVERDUE, name="notifications.feed_gate_overdue")
+def feed_gate_overdue(session: Session, event: Event) -> None:
+    """One feed entry per overdue gate of a run."""
+    payload = event.payload
+    run_id = str(payload["production_run_id"])
+    gate = str(payload["gate"])
+    deadline = str(payload["deadline"])
+    add_feed_entry(
+        session,
+        kind=GATE_OVERDUE,
+        title=f"Run {run_id} is overdue at the {gate} gate",
+        body=(
+            f"The {gate} gate was due by {deadline}. "
+            "The run is still open; follow up with the partner or reassign it."
+        ),
+        run_id=run_id,
+        partner_id=payload.get("partner_id"),
+        data={"gate": gate, "deadline": deadline},
+        dedup_key=f"{run_id}:overdue:{gate}:{deadline}",
+    )

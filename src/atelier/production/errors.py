@@ -1,0 +1,43 @@
+"""Problem codes of production runs (lifecycle refusals, approval, completion, policy)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ProductionCode(StrEnum):
+    ALREADY_ACCEPTED = "already_accepted"
+    ALREADY_APPROVED = "already_approved"
+    ALREADY_CANCELLED = "already_cancelled"
+    ALREADY_COMPLETED = "already_completed"
+    ALREADY_DISPATCHED = "already_dispatched"
+    ALREADY_FINISHED = "already_finished"
+    ALREADY_STARTED = "already_started"
+    ASSIGNMENT_QUANTITY_MISMATCH = "assignment_quantity_mismatch"
+    DEPENDENCIES_PENDING = "dependencies_pending"
+    DISPATCH_NOT_PENDING = "dispatch_not_pending"
+    DISPATCH_PENDING = "dispatch_pending"
+    DUPLICATE_ORDER_LINE = "duplicate_order_line"
+    INVALID_DECLINE_REASON = "invalid_decline_reason"
+    INVALID_POLICY = "invalid_policy"
+    INVALID_PRODUCED_QUANTITY = "invalid_produced_quantity"
+    INVALID_REJECTED_QUANTITY = "invalid_rejected_quantity"
+    INVALID_STATUS = "invalid_status"
+    ITEM_NOT_IN_BOM = "item_not_in_bom"
+    NO_TEMPLATE_INTENT = "no_template_intent"
+    NOT_ACCEPTED = "not_accepted"
+    NOT_COMPLETED = "not_completed"
+    NOT_EDITABLE = "not_editable"
+    NOT_FINISHED = "not_finished"
+    NOT_STARTED = "not_started"
+    PARTNER_REQUIRED = "partner_required"
+    POLICY_REQUIRED = "policy_required"
+    POLICY_VERSION_CONFLICT = "policy_version_conflict"
+    PRODUCED_QUANTITY_REQUIRED = "produced_quantity_required"
+    REDO_TASKS_OPEN = "redo_tasks_open"
+    REJECTED_EXCEEDS_PRODUCED = "rejected_exceeds_produced"
+    REJECTION_REASON_REQUIRED = "rejection_reason_required"
+    RUN_NOT_WITH_PARTNER = "run_not_with_partner"
+    RUN_TERMINAL = "run_terminal"
+    SHORTFALL_EXPLANATION_REQUIRED = "shortfall_explanation_required"
+    SHORTFALL_NOT_ALLOWED = "shortfall_not_allowed"
