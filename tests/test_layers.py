@@ -35,8 +35,8 @@ LAYERS: list[frozenset[str]] = [
     frozenset({"production"}),
     frozenset({"media", "auth"}),
     frozenset({"notifications"}),
-    frozenset({"reminders"}),
-    frozenset({"flows"}),
+    frozenset({"flows"}),  # the engine: operations register with it
+    frozenset({"reminders"}),  # registers the discoverer and reminder operations with flows
     frozenset({"web"}),
     # The composition root: modules directly under atelier/ that wire everything together.
     frozenset({"models", "demo"}),
@@ -70,8 +70,14 @@ class Edge:
         return f"{self.module}:{self.line} imports {self.target}"
 
 
+# Root modules that belong to another root module (one unit split across files).
+SAME_UNIT = {"atelier.demo_runs": "demo"}
+
+
 def package_of(module: str) -> str:
     """``atelier.production.service`` → ``production``; ``atelier.app`` → ``app``."""
+    if module in SAME_UNIT:
+        return SAME_UNIT[module]
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else parts[0]
 

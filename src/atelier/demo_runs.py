@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atelier.inventory.consumption import log_consumption
 from atelier.inventory.consumption_schemas import ConsumptionCreate
 from atelier.platform.actors import Actor, ActorType, Channel
 from atelier.production import dispatch, milestones, service
+from atelier.production.consumption import log_consumption
 from atelier.production.models import ProductionRun
 from atelier.tasks import service as tasks
 

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 # Operations that never answer a JSON document on success, and why.
 NOT_JSON = {
     ("get", "/admin/production-runs/export.csv"): "a CSV stream",
+    ("get", "/admin/consumption-logs/export.csv"): "a CSV stream",
+    ("get", "/media/thumbs/{size}/{key}"): "an image (or a redirect to it)",
     ("get", "/media/files/{key}"): "the file's bytes (or a redirect to them)",
     ("post", "/admin/designs/{design_id}/send-to-partner"): "retired: always 410",
 }

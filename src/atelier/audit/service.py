@@ -38,6 +38,14 @@ def record(
     return event
 
 
+def has_event(session: Session, run_id: str, kind: str, data: dict[str, Any]) -> bool:
+    """Whether the run's timeline has a ``kind`` event whose data includes ``data``."""
+    rows = session.scalars(
+        select(RunEvent.data).where(RunEvent.run_id == run_id, RunEvent.kind == kind)
+    )
+    return any(all((row or {}).get(k) == v for k, v in data.items()) for row in rows)
+
+
 def timeline(session: Session, run_id: str, *, limit: int = 200, offset: int = 0) -> list[RunEvent]:
     """A run's events, newest first."""
     stmt = (

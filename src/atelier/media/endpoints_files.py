@@ -74,7 +74,7 @@ def serve_thumbnail(
     except InvalidKey:
         raise _missing(key) from None
     if size not in THUMB_SIZES:
-        raise NotFound("no such thumbnail size", code="thumbnail_size_not_found")
+        raise NotFound("no such thumbnail size", code=MediaCode.THUMBNAIL_SIZE_NOT_FOUND)
     backend = get_storage(settings)
     thumb = thumbnail_path(backend, key, size) if isinstance(backend, LocalStorage) else None
     if thumb is None:

@@ -14,6 +14,7 @@ class MediaCode(StrEnum):
     MEDIA_FILE_NOT_FOUND = "media_file_not_found"
     MULTIPART_REQUIRED = "multipart_required"
     NO_FILES = "no_files"
+    THUMBNAIL_SIZE_NOT_FOUND = "thumbnail_size_not_found"
     TOO_MANY_FIELDS = "too_many_fields"
     TOO_MANY_FILES = "too_many_files"
     UNEXPECTED_FILE_FIELD = "unexpected_file_field"

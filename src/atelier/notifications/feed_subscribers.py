@@ -1,8 +1,8 @@
 """Admin feed entries as reactions to domain events (each in its own transaction, once).
 
-The production domain only says what happened (``production_run.gate_overdue``); what the
-brand's admins see about it is decided here. Each entry carries a ``dedup_key``, so a
-redelivered event adds nothing.
+The production domain only says what happened (``production_run.gate_overdue``,
+``production_run.dependency_cancelled``); what the brand's admins see about it is decided
+here. Each entry carries a ``dedup_key``, so a redelivered event adds nothing.
 """
 
 from __future__ import annotations
@@ -34,4 +34,25 @@ def feed_gate_overdue(session: Session, event: Event) -> None:
         partner_id=payload.get("partner_id"),
         data={"gate": gate, "deadline": deadline},
         dedup_key=f"{run_id}:overdue:{gate}:{deadline}",
+    )
+
+
+DEPENDENCY_CANCELLED = "production_run.dependency_cancelled"
+
+
+@subscriber(DEPENDENCY_CANCELLED, name="notifications.feed_dependency_cancelled")
+def feed_dependency_cancelled(session: Session, event: Event) -> None:
+    """A run that waits on a cancelled run: the admin chooses what happens to it."""
+    payload = event.payload
+    run_id = str(payload["production_run_id"])
+    cancelled = str(payload["cancelled_run_id"])
+    add_feed_entry(
+        session,
+        kind=DEPENDENCY_CANCELLED,
+        title=f"Run {run_id} waits on cancelled run {cancelled}",
+        body="Cancel it, re-link it to another run, or dispatch it by hand once re-linked.",
+        run_id=run_id,
+        partner_id=payload.get("partner_id"),
+        data={"cancelled_run_id": cancelled},
+        dedup_key=f"{run_id}:dependency_cancelled:{cancelled}",
     )

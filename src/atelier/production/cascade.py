@@ -12,7 +12,7 @@ import logging
 from sqlalchemy.orm import Session
 
 from atelier.audit import service as audit
-from atelier.platform import clock
+from atelier.platform import clock, outbox
 from atelier.platform.actors import Actor
 from atelier.production import dispatch, repository, transitions
 from atelier.production.lifecycle import TERMINAL, RunStatus
@@ -126,40 +126,21 @@ def release_dependants(session: Session, run_id: str, actor: Actor) -> None:
         )
 
 
-def dependants_waiting_on(session: Session, run_id: str) -> list[ProductionRun]:
-    """Non-terminal runs whose ``depends_on_run_ids`` name ``run_id``."""
-    rows = session.scalars(
-        select(ProductionRun)
-        .where(
-            ProductionRun.status.not_in([s.value for s in TERMINAL]),
-            cast(ProductionRun.depends_on_run_ids, String).contains(run_id, autoescape=True),
-        )
-        .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
-    )
-    return [r for r in rows if run_id in (r.depends_on_run_ids or [])]
-
-
 def flag_dependants_of_cancelled(session: Session, run_id: str, actor: Actor) -> int:
-    """A cancelled run leaves its dependants waiting forever: say so on each of them (a timeline
-    event and an admin feed entry with the choices), once per dependant and cancelled run."""
-    from atelier.notifications import feed
-
+    """A cancelled run leaves its dependants waiting forever: say so on each of them — a
+    ``dependency_cancelled`` timeline event and ``production_run.dependency_cancelled`` (whose
+    subscriber adds the admin feed entry with the choices) — once per dependant and cancelled
+    run."""
     flagged = 0
-    for dependant in dependants_waiting_on(session, run_id):
-        entry = feed.add_feed_entry(
+    for dependant in repository.dependants_waiting_on(session, run_id):
+        data = {"cancelled_run_id": run_id}
+        if audit.has_event(session, dependant.id, "dependency_cancelled", data):
+            continue
+        audit.record(session, dependant.id, "dependency_cancelled", actor, data=data)
+        outbox.emit(
             session,
             "production_run.dependency_cancelled",
-            f"Run {dependant.id} waits on cancelled run {run_id}",
-            body="Cancel it, re-link it to another run, or dispatch it by hand once re-linked.",
-            run_id=dependant.id,
-            partner_id=dependant.partner_id,
-            data={"cancelled_run_id": run_id},
-            dedup_key=f"{dependant.id}:dependency_cancelled:{run_id}",
-        )
-        if entry is None:
-            continue
-        audit.record(
-            session, dependant.id, "dependency_cancelled", actor, data={"cancelled_run_id": run_id}
+            transitions.event_payload(dependant, actor, **data),
         )
         flagged += 1
         log.info(

@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from atelier.platform.db import Database
 from atelier.platform.deps import AdminPrincipal, DbSession, get_database
-from atelier.platform.errors import Invalid
+from atelier.platform.errors import Invalid, PlatformCode
 from atelier.production import costs, export, transitions
 from atelier.production.schemas import CostsEnvelope, CostSummaryRead
 
@@ -46,7 +46,7 @@ def export_consumption_logs(
 ) -> StreamingResponse:
     """Consumption logs of one run or one design as CSV (header row first), oldest first."""
     if not production_run_id and not design_id:
-        raise Invalid("give production_run_id or design_id", code="validation_error")
+        raise Invalid("give production_run_id or design_id", code=PlatformCode.VALIDATION_ERROR)
     if production_run_id:
         transitions.get_run(session, production_run_id)
     if design_id:

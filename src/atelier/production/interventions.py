@@ -313,10 +313,11 @@ def relink_run(
     transitions.require(session, run, Action.EDIT)
     wanted = list(dict.fromkeys(depends_on_run_ids))
     if run.id in wanted:
-        raise Invalid("a run cannot depend on itself", code="invalid_dependency")
+        raise Invalid("a run cannot depend on itself", code=ProductionCode.INVALID_DEPENDENCY)
     if wanted and run.parent_run_id is None:
         raise Invalid(
-            "only child runs of one parent can depend on each other", code="invalid_dependency"
+            "only child runs of one parent can depend on each other",
+            code=ProductionCode.INVALID_DEPENDENCY,
         )
     siblings = {
         r.id: r for r in repository.children_of(session, run.parent_run_id or "") if r.id != run.id
@@ -324,7 +325,8 @@ def relink_run(
     strangers = [d for d in wanted if d not in siblings]
     if strangers:
         raise Invalid(
-            f"not a sibling of this run: {', '.join(strangers)}", code="invalid_dependency"
+            f"not a sibling of this run: {', '.join(strangers)}",
+            code=ProductionCode.INVALID_DEPENDENCY,
         )
     # A cycle: walking the new dependencies back through the siblings reaches this run.
     graph = {rid: list(r.depends_on_run_ids or []) for rid, r in siblings.items()}
@@ -333,7 +335,9 @@ def relink_run(
     while stack:
         current = stack.pop()
         if current == run.id:
-            raise Invalid("the dependencies would form a cycle", code="dependency_cycle")
+            raise Invalid(
+                "the dependencies would form a cycle", code=ProductionCode.DEPENDENCY_CYCLE
+            )
         if current in seen:
             continue
         seen.add(current)

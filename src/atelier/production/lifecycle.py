@@ -327,10 +327,12 @@ def _check_facts(action: Action, facts: RunFacts) -> Decision:
                 return _refuse(ProductionCode.NOT_ACCEPTED, "the run must be accepted first")
         case Action.HOLD:
             if facts.on_hold:
-                return _refuse("already_on_hold", "the run is already on hold; release it first")
+                return _refuse(
+                    ProductionCode.ALREADY_ON_HOLD, "the run is already on hold; release it first"
+                )
         case Action.RELEASE:
             if not facts.on_hold:
-                return _refuse("not_on_hold", "the run is not on hold")
+                return _refuse(ProductionCode.NOT_ON_HOLD, "the run is not on hold")
         case _:
             pass
     return ALLOW

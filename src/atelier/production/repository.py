@@ -447,3 +447,130 @@ def save_reminder_states(
 def clear_reminder_states(session: Session, run_id: str) -> None:
     """Forget the run's reminder history (a new partner starts with a clean slate)."""
     session.execute(delete(RunReminder).where(RunReminder.run_id == run_id))
+
+
+def set_last_activity(session: Session, run_id: str, at: datetime) -> None:
+    """Stamp partner activity on the run without loading it."""
+    session.execute(
+        update(ProductionRun)
+        .where(ProductionRun.id == run_id)
+        .values(last_activity_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def completed_children_totals(session: Session, run_id: str) -> tuple[int, int, int]:
+    """(count, produced, rejected) summed over the run's completed children."""
+    count, produced, rejected = session.execute(
+        select(
+            func.count(ProductionRun.id),
+            func.coalesce(func.sum(ProductionRun.produced_quantity), 0),
+            func.coalesce(func.sum(ProductionRun.rejected_quantity), 0),
+        ).where(
+            ProductionRun.parent_run_id == run_id,
+            ProductionRun.status == RunStatus.COMPLETED,
+        )
+    ).one()
+    return int(count or 0), int(produced or 0), int(rejected or 0)
+
+
+def has_children(session: Session, run_id: str) -> bool:
+    count = session.scalar(
+        select(func.count(ProductionRun.id)).where(ProductionRun.parent_run_id == run_id)
+    )
+    return bool(count)
+
+
+def open_child_ids(session: Session, run_id: str) -> list[str]:
+    """Ids of the run's children that are not terminal, oldest first."""
+    return list(
+        session.scalars(
+            select(ProductionRun.id)
+            .where(ProductionRun.parent_run_id == run_id)
+            .where(ProductionRun.status.not_in([s.value for s in TERMINAL]))
+            .order_by(ProductionRun.created_at, ProductionRun.id)
+        )
+    )
+
+
+def child_statuses(session: Session, parent_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(ProductionRun.status).where(ProductionRun.parent_run_id == parent_id)
+        )
+    )
+
+
+def approved_dependants(session: Session, run_id: str) -> list[ProductionRun]:
+    """Approved runs whose ``depends_on_run_ids`` names ``run_id``, in dispatch order."""
+    # depends_on_run_ids is a JSON list; matching its text form works on SQLite and PostgreSQL,
+    # then the exact membership is checked in Python.
+    rows = session.scalars(
+        select(ProductionRun)
+        .where(
+            ProductionRun.status == RunStatus.APPROVED,
+            cast(ProductionRun.depends_on_run_ids, String).contains(run_id, autoescape=True),
+        )
+        .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
+    )
+    return [r for r in rows if run_id in (r.depends_on_run_ids or [])]
+
+
+def partner_runs_page(
+    session: Session,
+    partner_id: str,
+    *,
+    status: str | None,
+    run_type: str | None,
+    role: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[ProductionRun, str, str | None]], int]:
+    """A partner's runs newest first with design name and thumbnail, and the total count."""
+    conditions: list[ColumnElement[bool]] = [ProductionRun.partner_id == partner_id]
+    if status is not None:
+        conditions.append(ProductionRun.status == status)
+    if run_type is not None:
+        conditions.append(ProductionRun.run_type == run_type)
+    if role is not None:
+        conditions.append(ProductionRun.role == role)
+    count = session.scalar(select(func.count(ProductionRun.id)).where(*conditions)) or 0
+    rows = session.execute(
+        select(ProductionRun, Design.name, Design.thumbnail_url)
+        .join(Design, Design.id == ProductionRun.design_id)
+        .where(*conditions)
+        .order_by(ProductionRun.created_at.desc(), ProductionRun.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [(run, name, thumbnail) for run, name, thumbnail in rows], int(count)
+
+
+def family_of(session: Session, parent_id: str) -> list[ProductionRun]:
+    """The parent and all its children, in dispatch order."""
+    return list(
+        session.scalars(
+            select(ProductionRun)
+            .where(or_(ProductionRun.id == parent_id, ProductionRun.parent_run_id == parent_id))
+            .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
+        )
+    )
+
+
+def runs_by_ids(session: Session, ids: Sequence[str]) -> list[ProductionRun]:
+    if not ids:
+        return []
+    return list(session.scalars(select(ProductionRun).where(ProductionRun.id.in_(ids))))
+
+
+def dependants_waiting_on(session: Session, run_id: str) -> list[ProductionRun]:
+    """Non-terminal runs whose ``depends_on_run_ids`` name ``run_id``."""
+    rows = session.scalars(
+        select(ProductionRun)
+        .where(
+            ProductionRun.status.not_in([s.value for s in TERMINAL]),
+            cast(ProductionRun.depends_on_run_ids, String).contains(run_id, autoescape=True),
+        )
+        .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
+    )
+    return [r for r in rows if run_id in (r.depends_on_run_ids or [])]

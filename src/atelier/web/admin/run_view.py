@@ -86,7 +86,7 @@ def _runs_by_id(session: Session, run_ids: list[str]) -> list[ProductionRun]:
 
 def run_page(session: Session, run_id: str) -> dict[str, Any]:
     """The detail page's context (404 when the run is unknown)."""
-    detail = views.run_detail(session, run_id)
+    detail = views.run_detail(session, run_id).model_dump(mode="json")
     run = transitions.get_run(session, run_id)
     design = catalog.get_design(session, run.design_id)
     events = audit.timeline(session, run.id, limit=_LIST_LIMIT)
