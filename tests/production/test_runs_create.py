@@ -153,6 +153,7 @@ class TestGetRun:
             "cancel",
             "edit",
             "attach_media",
+            "hold",
         ]
 
     def test_unknown_run_is_404(self, admin: TestClient) -> None:
