@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy.orm import Session
 
+import atelier.notifications.feed_subscribers  # noqa: F401  (the dead-event feed entry)
 from atelier.platform import outbox
 from atelier.platform.clock import FrozenClock
 from atelier.platform.db import Database

@@ -11,6 +11,7 @@ import respx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import atelier.notifications.feed_subscribers  # noqa: F401  (the dead-event feed entry)
 from atelier.notifications.models import AdminFeedEntry
 from atelier.platform.clock import FrozenClock
 from atelier.platform.db import Database

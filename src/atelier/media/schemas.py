@@ -7,7 +7,14 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
-from atelier.platform.schemas import BodyBool, EntityId, InputSchema, ListEnvelope, OutputSchema, Url
+from atelier.platform.schemas import (
+    BodyBool,
+    EntityId,
+    InputSchema,
+    ListEnvelope,
+    OutputSchema,
+    Url,
+)
 
 
 def _safe_url(value: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from atelier.notifications.feed import add_feed_entry
+from atelier.platform.dispatcher import FEED_KIND_DEAD, DeadEvent, on_event_death
 from atelier.platform.outbox import Event, subscriber
 
 GATE_OVERDUE = "production_run.gate_overdue"
@@ -56,3 +57,25 @@ def feed_dependency_cancelled(session: Session, event: Event) -> None:
         data={"cancelled_run_id": cancelled},
         dedup_key=f"{run_id}:dependency_cancelled:{cancelled}",
     )
+
+
+def feed_event_death(session: Session, dead: DeadEvent) -> None:
+    """One admin feed entry per death of an event (a revived event that dies again gets one
+    more), written in the transaction that marks it dead."""
+    add_feed_entry(
+        session,
+        kind=FEED_KIND_DEAD,
+        title=f"Event {dead.name} could not be delivered",
+        body=dead.last_error,
+        data={
+            "event_id": dead.id,
+            "event_name": dead.name,
+            "subscribers": dead.subscribers,
+            "attempts": dead.attempts,
+            "dead_at": dead.dead_at.isoformat(),
+        },
+        dedup_key=f"outbox:{dead.id}:dead:{dead.manual_retries}",
+    )
+
+
+on_event_death("notifications.feed_event_death", feed_event_death)

@@ -196,7 +196,9 @@ def _json(body: bytes) -> Any:
         return decode_json_body(body)
     except MalformedJson as exc:
         error = {"field": "body", "message": str(exc), "type": "json_invalid"}
-        raise Invalid(f"body: {exc}", code=PlatformCode.VALIDATION_ERROR, extra={"errors": [error]}) from None
+        raise Invalid(
+            f"body: {exc}", code=PlatformCode.VALIDATION_ERROR, extra={"errors": [error]}
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -397,23 +397,38 @@ class OutboxDispatcher:
         log.info("dispatcher stopped", extra={"worker_id": self.worker_id})
 
 
-def _announce_death(session: Session, row: OutboxEvent, dead: list[str], now: datetime) -> None:
-    """One admin feed entry per death of an event (a revived event that dies again gets one
-    more), written in the transaction that marks it dead."""
-    # Imported here: notifications is a domain package; platform must not need it at import.
-    from atelier.notifications.feed import add_feed_entry
+@dataclass(frozen=True, slots=True)
+class DeadEvent:
+    """An event that will not be retried any more (``subscribers`` gave up on it)."""
 
-    add_feed_entry(
-        session,
-        kind=FEED_KIND_DEAD,
-        title=f"Event {row.name} could not be delivered",
-        body=row.last_error,
-        data={
-            "event_id": row.id,
-            "event_name": row.name,
-            "subscribers": dead,
-            "attempts": row.attempts,
-            "dead_at": now.isoformat(),
-        },
-        dedup_key=f"outbox:{row.id}:dead:{row.manual_retries}",
+    id: str
+    name: str
+    last_error: str | None
+    subscribers: list[str]
+    attempts: int
+    dead_at: datetime
+    manual_retries: int
+
+
+DeathListener = Callable[[Session, DeadEvent], None]
+_death_listeners: dict[str, DeathListener] = {}
+
+
+def on_event_death(name: str, listener: DeathListener) -> None:
+    """Call ``listener`` in the transaction that marks an event dead (``notifications`` adds
+    the admin feed entry this way: platform imports no domain)."""
+    _death_listeners[name] = listener
+
+
+def _announce_death(session: Session, row: OutboxEvent, dead: list[str], now: datetime) -> None:
+    event = DeadEvent(
+        id=row.id,
+        name=row.name,
+        last_error=row.last_error,
+        subscribers=dead,
+        attempts=row.attempts,
+        dead_at=now,
+        manual_retries=row.manual_retries,
     )
+    for listener in list(_death_listeners.values()):
+        listener(session, event)
