@@ -94,18 +94,6 @@ def release_dependants(session: Session, run_id: str, actor: Actor) -> None:
             continue
         if transitions.waiting_on(session, dependant):
             continue
-        if not (dependant.dispatch_template_names or dependant.dispatch_template_ids):
-            audit.record(
-                session,
-                dependant.id,
-                "manual_dispatch_required",
-                actor,
-                data={
-                    "reason": "no template intent",
-                    "released_by_run_id": run_id,
-                },
-            )
-            continue
         outcome = dispatch.dispatch_with_intent(session, dependant, actor=actor)
         if outcome.status == "dispatched":
             log.info(
@@ -113,17 +101,12 @@ def release_dependants(session: Session, run_id: str, actor: Actor) -> None:
                 extra={"run_id": dependant.id, "partner_id": dependant.partner_id},
             )
             continue
-        audit.record(
-            session,
-            dependant.id,
-            "manual_dispatch_required",
-            actor,
-            data={
-                "reason": outcome.reason,
-                "code": outcome.code,
-                "released_by_run_id": run_id,
-            },
-        )
+        # Skipped (no template intent) or failed (the lifecycle refused, a template is gone).
+        data: dict[str, object] = {"reason": outcome.reason}
+        if outcome.status == "failed":
+            data["code"] = outcome.code
+        data["released_by_run_id"] = run_id
+        audit.record(session, dependant.id, "manual_dispatch_required", actor, data=data)
 
 
 def flag_dependants_of_cancelled(session: Session, run_id: str, actor: Actor) -> int:

@@ -14,24 +14,15 @@ from atelier.inventory import consumption
 from atelier.media import service as media
 from atelier.platform import clock
 from atelier.production import partner_views
-from atelier.production.lifecycle import Action, RunStatus, check
+from atelier.production.lifecycle import PARTNER_ACTIONS, Action, RunStatus, check
 from atelier.production.models import ProductionRun
 from atelier.production.transitions import facts_of, lifecycle_policy
 
 # Started, not finished, and nothing recorded for this long: the run shows as idle.
 IDLE_AFTER = timedelta(days=3)
 PAGE_SIZE = 20
-# Buttons the portal can show, in the order a run needs them.
-PORTAL_ACTIONS = (
-    Action.ACCEPT,
-    Action.DECLINE,
-    Action.START,
-    Action.PROGRESS,
-    Action.FINISH,
-    Action.COMPLETE,
-    Action.LOG_CONSUMPTION,
-    Action.ATTACH_MEDIA,
-)
+# Buttons the portal can show, in the order a run needs them: the partner's verbs.
+PORTAL_ACTIONS = PARTNER_ACTIONS
 # Needs-action kinds, most urgent first.
 NEEDS = ("accept", "start", "idle", "complete")
 
