@@ -104,9 +104,12 @@ def test_order_webhook_to_completed_parent(make_launcher: Callable[..., Launcher
         assert done["production_run"]["status"] == "completed"
         assert done["consumptions_committed"] == 1
 
-        # 6. The cascade released the tailor's run with its template intent.
-        released = scenario.run(admin, second["id"])
-        assert released["status"] == "sent_to_partner", released["status"]
+        # 6. The production_run.completed subscriber (the embedded worker) released the tailor's
+        # run with its template intent.
+        def released() -> bool:
+            return bool(scenario.run(admin, second["id"])["status"] == "sent_to_partner")
+
+        wait_for(released, timeout=60, what="the dependant's release")
 
         # 7. The tailor logs thread during the work, then completes with one reject.
         ok(admin.post(f"{PARTNER_RUNS}/{second['id']}/accept", headers=tailor.headers))
