@@ -62,9 +62,7 @@ def list_flows(
         limit=limit,
         offset=offset,
     )
-    return FlowList(
-        flows=[FlowRead.model_validate(f) for f in flows], count=count, limit=limit, offset=offset
-    )
+    return FlowList.of(flows, count, limit=limit, offset=offset)
 
 
 @router.post("/flows", status_code=status.HTTP_201_CREATED, response_model=FlowEnvelope)
@@ -146,7 +144,7 @@ def list_executions(
         session, flow_id, triggered_by=triggered_by, status=status_, limit=limit, offset=offset
     )
     return ExecutionList(
-        executions=_executions_out(session, executions), count=count, limit=limit, offset=offset
+        items=_executions_out(session, executions), count=count, limit=limit, offset=offset
     )
 
 

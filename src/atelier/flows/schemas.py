@@ -12,7 +12,7 @@ from pydantic import Field, StringConstraints, ValidationError, field_validator,
 from atelier.flows.models import FlowStatus, TriggerType
 from atelier.flows.registry import registry
 from atelier.platform.scheduler import validate_cron
-from atelier.platform.schemas import InputSchema, LongText, Name, OutputSchema
+from atelier.platform.schemas import InputSchema, ListEnvelope, LongText, Name, OutputSchema
 
 MAX_STEPS = 50
 StepKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -159,11 +159,8 @@ class FlowEnvelope(OutputSchema):
     flow: FlowRead
 
 
-class FlowList(OutputSchema):
-    flows: list[FlowRead]
-    count: int
-    limit: int
-    offset: int
+class FlowList(ListEnvelope[FlowRead]):
+    items: list[FlowRead] = Field(alias="flows")
 
 
 class ExecutionStepRead(OutputSchema):
@@ -195,11 +192,8 @@ class ExecutionEnvelope(OutputSchema):
     execution: ExecutionRead
 
 
-class ExecutionList(OutputSchema):
-    executions: list[ExecutionRead]
-    count: int
-    limit: int
-    offset: int
+class ExecutionList(ListEnvelope[ExecutionRead]):
+    items: list[ExecutionRead] = Field(alias="executions")
 
 
 class OperationRead(OutputSchema):

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from atelier.notifications import feed
 from atelier.platform.deps import AdminPrincipal, DbSession
-from atelier.platform.schemas import OutputSchema
+from atelier.platform.schemas import ListEnvelope, OutputSchema
 
 router = APIRouter(prefix="/admin/feed", tags=["admin feed"])
 
@@ -34,11 +34,8 @@ class FeedEntryEnvelope(OutputSchema):
     feed_entry: FeedEntryOut
 
 
-class FeedList(OutputSchema):
-    feed_entries: list[FeedEntryOut]
-    count: int
-    limit: int
-    offset: int
+class FeedList(ListEnvelope[FeedEntryOut]):
+    items: list[FeedEntryOut] = Field(alias="feed_entries")
     unread_count: int
 
 
@@ -67,7 +64,7 @@ def list_feed(
         session, unread=unread, kind=kind, run_id=production_run_id, limit=limit, offset=offset
     )
     return FeedList(
-        feed_entries=[_out(e) for e in page.entries],
+        items=[_out(e) for e in page.entries],
         count=page.count,
         limit=limit,
         offset=offset,

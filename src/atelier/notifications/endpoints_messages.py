@@ -41,12 +41,7 @@ def list_messages(
         channel=channel.value if channel else None,
     )
     rows, count = messages.list_messages(session, filters, limit=limit, offset=offset)
-    return MessageList(
-        messages=[MessageOut.model_validate(row) for row in rows],
-        count=count,
-        limit=limit,
-        offset=offset,
-    )
+    return MessageList.of(rows, count, limit=limit, offset=offset)
 
 
 @router.get("/{message_id}", response_model=MessageEnvelope)

@@ -64,7 +64,7 @@ def list_platforms(
     """Every WhatsApp platform, oldest first; secrets are never returned."""
     rows = platforms.list_platforms(session)
     return PlatformList(
-        whatsapp_platforms=[_out(p, settings) for p in rows[offset : offset + limit]],
+        items=[_out(p, settings) for p in rows[offset : offset + limit]],
         count=len(rows),
         limit=limit,
         offset=offset,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from atelier.platform.schemas import BodyBool, InputSchema, OutputSchema, no_nul
+from atelier.platform.schemas import BodyBool, InputSchema, ListEnvelope, OutputSchema, no_nul
 
 
 class MessageOut(OutputSchema):
@@ -46,11 +46,8 @@ class MessageEnvelope(OutputSchema):
     message: MessageOut
 
 
-class MessageList(OutputSchema):
-    messages: list[MessageOut]
-    count: int
-    limit: int
-    offset: int
+class MessageList(ListEnvelope[MessageOut]):
+    items: list[MessageOut] = Field(alias="messages")
 
 
 # --- WhatsApp platforms -------------------------------------------------------------------------
@@ -143,11 +140,8 @@ class PlatformEnvelope(OutputSchema):
     whatsapp_platform: PlatformOut
 
 
-class PlatformList(OutputSchema):
-    whatsapp_platforms: list[PlatformOut]
-    count: int
-    limit: int
-    offset: int
+class PlatformList(ListEnvelope[PlatformOut]):
+    items: list[PlatformOut] = Field(alias="whatsapp_platforms")
 
 
 # --- templates ----------------------------------------------------------------------------------

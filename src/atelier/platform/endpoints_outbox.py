@@ -47,12 +47,7 @@ def list_events(
 ) -> OutboxEventList:
     """Outbox events newest first; ``state=dead`` lists the ones that need an admin."""
     page = outbox_admin.list_events(session, state=state, name=name, limit=limit, offset=offset)
-    return OutboxEventList(
-        events=[OutboxEventOut.model_validate(e) for e in page.events],
-        count=page.count,
-        limit=limit,
-        offset=offset,
-    )
+    return OutboxEventList.of(page.events, page.count, limit=limit, offset=offset)
 
 
 @router.get("/events/{event_id}", response_model=OutboxEventEnvelope)

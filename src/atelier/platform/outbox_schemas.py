@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from atelier.platform.schemas import OutputSchema
+from atelier.platform.schemas import ListEnvelope, OutputSchema
 
 EventState = Literal["pending", "failing", "dead", "delivered"]
 
@@ -44,11 +44,8 @@ class OutboxEventDetail(OutboxEventOut):
     subscribers: list[OutboxSubscriberOut]
 
 
-class OutboxEventList(OutputSchema):
-    events: list[OutboxEventOut]
-    count: int
-    limit: int
-    offset: int
+class OutboxEventList(ListEnvelope[OutboxEventOut]):
+    items: list[OutboxEventOut] = Field(alias="events")
 
 
 class OutboxEventEnvelope(OutputSchema):
