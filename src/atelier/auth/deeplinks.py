@@ -13,9 +13,10 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atelier.auth.errors import AuthCode
 from atelier.partners.models import Partner, PartnerStatus, PartnerUser
 from atelier.platform import clock
-from atelier.platform.errors import NotFound, Unauthorized, not_found
+from atelier.platform.errors import NotFound, PlatformCode, Unauthorized, not_found
 from atelier.platform.security import decode_token, issue_token
 from atelier.platform.settings import Settings
 from atelier.production.models import ProductionRun
@@ -80,7 +81,7 @@ def redeem_wa_token(session: Session, settings: Settings, wa_token: str) -> Rede
     partner_id = claims.partner_id
     link_run = claims.extra.get(_RUN_CLAIM)
     if claims.role != "partner" or not partner_id or not isinstance(link_run, str) or not link_run:
-        raise Unauthorized("the link is invalid", code="invalid_token")
+        raise Unauthorized("the link is invalid", code=PlatformCode.INVALID_TOKEN)
     run_id = raw_run_id(link_run)
 
     partner = session.get(Partner, partner_id)
@@ -96,7 +97,9 @@ def redeem_wa_token(session: Session, settings: Settings, wa_token: str) -> Rede
         .limit(1)
     ).first()
     if user is None:
-        raise NotFound("the partner has no active user to sign in", code="partner_user_not_found")
+        raise NotFound(
+            "the partner has no active user to sign in", code=AuthCode.PARTNER_USER_NOT_FOUND
+        )
 
     user.last_login_at = clock.now()
     token = issue_token(

@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from atelier.auth.errors import AuthCode
 from atelier.partners.models import Partner, PartnerStatus, PartnerUser
 from atelier.platform import clock
-from atelier.platform.errors import Conflict, Forbidden, Invalid, Unauthorized
+from atelier.platform.errors import Conflict, Forbidden, Invalid, PlatformCode, Unauthorized
 from atelier.platform.models import AdminUser
 from atelier.platform.security import hash_password, issue_token, verify_password
 from atelier.platform.settings import Settings
@@ -24,9 +25,9 @@ def authenticate_admin(session: Session, email: str, password: str) -> AdminUser
     """The active admin whose password matches (last sign-in recorded); else 401."""
     user = session.scalars(select(AdminUser).where(AdminUser.email == email.lower())).one_or_none()
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
+        raise Unauthorized(_BAD_CREDENTIALS, code=AuthCode.INVALID_CREDENTIALS)
     if not user.is_active:
-        raise Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
+        raise Unauthorized(_BAD_CREDENTIALS, code=AuthCode.INVALID_CREDENTIALS)
     user.last_login_at = clock.now()
     return user
 
@@ -39,12 +40,12 @@ def authenticate_partner(
         select(PartnerUser).where(PartnerUser.email == email.lower())
     ).one_or_none()
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
+        raise Unauthorized(_BAD_CREDENTIALS, code=AuthCode.INVALID_CREDENTIALS)
     if not user.is_active:
-        raise Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
+        raise Unauthorized(_BAD_CREDENTIALS, code=AuthCode.INVALID_CREDENTIALS)
     partner = session.get(Partner, user.partner_id)
     if partner is None or partner.status == PartnerStatus.INACTIVE:
-        raise Forbidden("the partner account is inactive", code="partner_inactive")
+        raise Forbidden("the partner account is inactive", code=PlatformCode.PARTNER_INACTIVE)
     user.last_login_at = clock.now()
     return user, partner
 
@@ -80,7 +81,7 @@ def partner_token(
 def _wrong_password() -> Invalid:
     return Invalid(
         "current_password: the current password is incorrect",
-        code="wrong_password",
+        code=AuthCode.WRONG_PASSWORD,
         extra={
             "errors": [
                 {
@@ -102,7 +103,7 @@ def change_admin_password(
     """
     user = session.get(AdminUser, user_id, with_for_update=True, populate_existing=True)
     if user is None or not user.is_active:
-        raise Unauthorized("the account is no longer active", code="account_inactive")
+        raise Unauthorized("the account is no longer active", code=PlatformCode.ACCOUNT_INACTIVE)
     if not verify_password(user.password_hash, current):
         raise _wrong_password()
     user.password_hash = hash_password(new)
@@ -128,7 +129,7 @@ def change_partner_password(
     """
     user = session.get(PartnerUser, user_id, with_for_update=True, populate_existing=True)
     if user is None or not user.is_active:
-        raise Unauthorized("the account is no longer active", code="account_inactive")
+        raise Unauthorized("the account is no longer active", code=PlatformCode.ACCOUNT_INACTIVE)
     if not verify_password(user.password_hash, current):
         raise _wrong_password()
     user.password_hash = hash_password(new)
@@ -158,7 +159,7 @@ def create_admin(
         select(func.count()).select_from(AdminUser).where(AdminUser.email == email)
     )
     if exists:
-        raise Conflict(f"an admin with email {email!r} already exists", code="admin_exists")
+        raise Conflict(f"an admin with email {email!r} already exists", code=AuthCode.ADMIN_EXISTS)
     user = AdminUser(
         email=email,
         first_name=first_name,
@@ -172,7 +173,7 @@ def create_admin(
     except IntegrityError:
         # A concurrent create with the same email committed between our check and our insert.
         raise Conflict(
-            f"an admin with email {email!r} already exists", code="admin_exists"
+            f"an admin with email {email!r} already exists", code=AuthCode.ADMIN_EXISTS
         ) from None
     return user
 

@@ -27,7 +27,7 @@ from atelier.flows.models import (
 )
 from atelier.flows.schemas import FlowCreate, FlowUpdate, parse_trigger
 from atelier.platform import clock
-from atelier.platform.errors import Conflict, Invalid, NotFound
+from atelier.platform.errors import Conflict, Invalid, NotFound, PlatformCode
 from atelier.platform.outbox import Event
 from atelier.platform.settings import Settings
 
@@ -107,7 +107,7 @@ def update_flow(session: Session, flow_id: str, data: FlowUpdate, settings: Sett
     changes = data.model_dump(exclude_unset=True)
     for field in ("name", "trigger_type", "trigger_config", "steps", "status"):
         if field in changes and changes[field] is None:
-            raise Invalid(f"{field}: may not be null", code="validation_error")
+            raise Invalid(f"{field}: may not be null", code=PlatformCode.VALIDATION_ERROR)
     if data.name is not None and data.name != flow.name:
         other = repository.flow_by_name(session, data.name)
         if other is not None and other.id != flow.id:

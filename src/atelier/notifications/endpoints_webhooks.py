@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from atelier.notifications import inbound, platforms, repository
+from atelier.notifications.errors import NotificationCode
 from atelier.notifications.models import WhatsAppPlatform
 from atelier.platform.deps import AppSettings, DbSession
 from atelier.platform.errors import Forbidden, Invalid, Unauthorized
@@ -40,20 +41,22 @@ def verify_subscription(
 ) -> PlainTextResponse:
     """Echo ``hub.challenge`` when the verify token is a known platform's; else 403."""
     if mode != "subscribe" or platforms.platform_for_verify_token(session, verify_token) is None:
-        raise Forbidden("unknown verify token", code="invalid_verify_token")
+        raise Forbidden("unknown verify token", code=NotificationCode.INVALID_VERIFY_TOKEN)
     return PlainTextResponse(challenge)
 
 
 def _signed_by(session: Any, body: bytes, signature: str | None) -> WhatsAppPlatform:
     """The active platform whose app secret signed ``body``; 401 when none did."""
     if not signature or not signature.startswith("sha256="):
-        raise Unauthorized("missing or malformed X-Hub-Signature-256", code="invalid_signature")
+        raise Unauthorized(
+            "missing or malformed X-Hub-Signature-256", code=NotificationCode.INVALID_SIGNATURE
+        )
     given = signature.removeprefix("sha256=").strip().lower()
     for platform in repository.list_platforms(session, active_only=True):
         expected = hmac.new(platform.app_secret.encode(), body, hashlib.sha256).hexdigest()
         if hmac.compare_digest(expected, given):
             return platform
-    raise Unauthorized("the signature does not match", code="invalid_signature")
+    raise Unauthorized("the signature does not match", code=NotificationCode.INVALID_SIGNATURE)
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -73,9 +76,9 @@ def receive(
     try:
         payload = json.loads(body)
     except ValueError as exc:
-        raise Invalid("the webhook body is not JSON", code="invalid_json") from exc
+        raise Invalid("the webhook body is not JSON", code=NotificationCode.INVALID_JSON) from exc
     if not isinstance(payload, dict):
-        raise Invalid("the webhook body must be a JSON object", code="invalid_json")
+        raise Invalid("the webhook body must be a JSON object", code=NotificationCode.INVALID_JSON)
     summary = inbound.handle_webhook(session, settings, platform, payload)
     return WebhookResult(
         statuses_applied=summary.statuses_applied,

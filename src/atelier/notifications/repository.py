@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Insert, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from atelier.notifications.errors import NotificationCode
 from atelier.notifications.models import (
     InboundMessage,
     Message,
@@ -287,7 +288,7 @@ def fail_abandoned_sends(session: Session, now: datetime) -> int:
         .values(
             status=MessageStatus.FAILED,
             failed_at=now,
-            error_code="outcome_unknown",
+            error_code=NotificationCode.OUTCOME_UNKNOWN,
             error=("the worker stopped during the provider call; not resent, to never send twice"),
             send_started_at=None,
             locked_until=None,

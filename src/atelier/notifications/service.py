@@ -26,6 +26,7 @@ from atelier.catalog import service as catalog_service
 from atelier.media import service as media_service
 from atelier.notifications import catalog, repository
 from atelier.notifications.catalog import TemplateSpec
+from atelier.notifications.errors import NotificationCode
 from atelier.notifications.language import resolve_language
 from atelier.notifications.models import (
     Message,
@@ -263,10 +264,12 @@ def send_partner_message(
     """
     settings = settings or current()
     if (template_name is None) == (text is None):
-        raise Invalid("give exactly one of template_name or text", code="invalid_message")
+        raise Invalid(
+            "give exactly one of template_name or text", code=NotificationCode.INVALID_MESSAGE
+        )
     spec = catalog.get_template(template_name) if template_name else None
     if template_name and spec is None:
-        raise Invalid(f"unknown template {template_name!r}", code="unknown_template")
+        raise Invalid(f"unknown template {template_name!r}", code=NotificationCode.UNKNOWN_TEMPLATE)
     partner = partners_service.get_partner_with_users(session, partner_id) if partner_id else None
     run = transitions.get_run(session, production_run_id) if production_run_id else None
     now = clock.now()
@@ -329,7 +332,7 @@ def send_partner_message(
         if missing:
             raise Invalid(
                 f"variables missing for {spec.name}: {', '.join(missing)}",
-                code="missing_variables",
+                code=NotificationCode.MISSING_VARIABLES,
             )
         ordered = [values_by_name[name] for name in spec.variables]
     body = spec.render(choice.language, ordered) if spec is not None else str(text)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from atelier.notifications import catalog
+from atelier.notifications.errors import NotificationCode
 from atelier.notifications.models import WhatsAppPlatform
 from atelier.notifications.providers.whatsapp_cloud import (
     GraphClient,
@@ -56,7 +57,7 @@ def _client(settings: Settings) -> httpx.Client:
 def _upstream(exc: GraphError) -> BadGateway:
     return BadGateway(
         f"the WhatsApp API refused the request: {exc.message}",
-        code="whatsapp_api_error",
+        code=NotificationCode.WHATSAPP_API_ERROR,
         extra={"provider_code": exc.code, "provider_status": exc.status},
     )
 

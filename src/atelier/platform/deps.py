@@ -16,7 +16,7 @@ from atelier.platform import accounts
 from atelier.platform.actors import Actor, ActorType, Channel
 from atelier.platform.admission import Ticket
 from atelier.platform.db import Database
-from atelier.platform.errors import Forbidden, Unauthorized
+from atelier.platform.errors import Forbidden, PlatformCode, Unauthorized
 from atelier.platform.models import AdminUser
 from atelier.platform.security import TokenClaims, decode_token
 from atelier.platform.settings import Settings
@@ -146,7 +146,9 @@ def _bearer(request: Request) -> tuple[str | None, Channel]:
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("use 'Authorization: Bearer <token>'", code="invalid_authorization")
+            raise Unauthorized(
+                "use 'Authorization: Bearer <token>'", code=PlatformCode.INVALID_AUTHORIZATION
+            )
         return value.strip(), Channel.API
     return None, Channel.API
 
@@ -154,7 +156,7 @@ def _bearer(request: Request) -> tuple[str | None, Channel]:
 def _claims(request: Request, settings: Settings) -> tuple[TokenClaims, Channel]:
     token, channel = _bearer(request)
     if token is None:
-        raise Unauthorized("authentication required", code="not_authenticated")
+        raise Unauthorized("authentication required", code=PlatformCode.NOT_AUTHENTICATED)
     claims = decode_token(settings.secret_key.get_secret_value(), token)
     if claims.extra.get("via") == "whatsapp":
         channel = Channel.WHATSAPP
@@ -163,7 +165,8 @@ def _claims(request: Request, settings: Settings) -> tuple[TokenClaims, Channel]
 
 def _revoked() -> Unauthorized:
     return Unauthorized(
-        "the token was issued before the password changed; sign in again", code="token_revoked"
+        "the token was issued before the password changed; sign in again",
+        code=PlatformCode.TOKEN_REVOKED,
     )
 
 
@@ -171,10 +174,10 @@ def admin_principal(session: Session, claims: TokenClaims, channel: Channel) -> 
     """The admin behind verified ``claims``; 403 for a partner, 401 for an inactive account or
     a token issued before the password changed."""
     if claims.role != "admin":
-        raise Forbidden("this endpoint is for brand admins", code="admin_only")
+        raise Forbidden("this endpoint is for brand admins", code=PlatformCode.ADMIN_ONLY)
     user = session.get(AdminUser, claims.subject)
     if user is None or not user.is_active:
-        raise Unauthorized("the account is no longer active", code="account_inactive")
+        raise Unauthorized("the account is no longer active", code=PlatformCode.ACCOUNT_INACTIVE)
     if claims.version != user.token_version:
         raise _revoked()
     name = f"{user.first_name} {user.last_name}".strip() or user.email
@@ -191,19 +194,19 @@ def partner_principal(
     yet) may sign in and read, but acting is ``403 partner_pending``.
     """
     if claims.role != "partner":
-        raise Forbidden("this endpoint is for partner workshops", code="partner_only")
+        raise Forbidden("this endpoint is for partner workshops", code=PlatformCode.PARTNER_ONLY)
     account = accounts.partner_account(session, claims.subject)
     if account is None or not account.user_active or account.partner_id != claims.partner_id:
-        raise Unauthorized("the account is no longer active", code="account_inactive")
+        raise Unauthorized("the account is no longer active", code=PlatformCode.ACCOUNT_INACTIVE)
     if claims.version != account.token_version:
         raise _revoked()
     if not account.partner_active:
-        raise Forbidden("the partner account is inactive", code="partner_inactive")
+        raise Forbidden("the partner account is inactive", code=PlatformCode.PARTNER_INACTIVE)
     if acting and account.partner_pending:
         raise Forbidden(
             "the partner account is pending approval: it can sign in and read, and acts once "
             "the brand activates it",
-            code="partner_pending",
+            code=PlatformCode.PARTNER_PENDING,
         )
     return Principal("partner", account.user_id, account.partner_id, account.name, channel)
 

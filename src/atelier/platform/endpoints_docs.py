@@ -14,7 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import FileResponse, HTMLResponse
 from swagger_ui_bundle import swagger_ui_path
 
-from atelier.platform.errors import NotFound
+from atelier.platform.errors import NotFound, PlatformCode
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,7 +53,7 @@ def swagger_ui_asset(name: Annotated[str, Path(max_length=64)]) -> FileResponse:
     """One of Swagger UI's static files, from the installed package."""
     media_type = ASSETS.get(name)
     if media_type is None:
-        raise NotFound(f"no docs asset {name!r}", code="not_found")
+        raise NotFound(f"no docs asset {name!r}", code=PlatformCode.NOT_FOUND)
     return FileResponse(
         str(swagger_ui_path / name),
         media_type=media_type,

@@ -19,7 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from atelier.platform.db import Database
-from atelier.platform.errors import Forbidden, Unauthorized
+from atelier.platform.errors import Forbidden, PlatformCode, Unauthorized
 from atelier.platform.metrics_db import DatabaseCollector
 from atelier.platform.scheduler import registry as job_registry
 from atelier.platform.settings import Settings
@@ -66,13 +66,15 @@ def authorize_scrape(request: Request, settings: Settings) -> None:
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             supplied.strip().encode(), expected
         ):
-            raise Unauthorized("a valid metrics token is required", code="metrics_token_required")
+            raise Unauthorized(
+                "a valid metrics token is required", code=PlatformCode.METRICS_TOKEN_REQUIRED
+            )
         return
     client = request.client.host if request.client else None
     if not _is_loopback(client):
         raise Forbidden(
             "metrics are served to loopback clients only unless ATELIER_METRICS_TOKEN is set",
-            code="metrics_loopback_only",
+            code=PlatformCode.METRICS_LOOPBACK_ONLY,
         )
 
 

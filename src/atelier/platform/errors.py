@@ -24,6 +24,25 @@ class PlatformCode(StrEnum):
     answer ``<entity>_not_found`` from :func:`not_found`."""
 
     VALIDATION_ERROR = "validation_error"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    INVALID_VALUE = "invalid_value"
+    INTERNAL_ERROR = "internal_error"
+    DB_UNAVAILABLE = "db_unavailable"
+    DB_BUSY = "db_busy"
+    # Authentication and the caller's standing (``platform.deps``, ``platform.security``).
+    INVALID_AUTHORIZATION = "invalid_authorization"
+    NOT_AUTHENTICATED = "not_authenticated"
+    INVALID_TOKEN = "invalid_token"
+    TOKEN_EXPIRED = "token_expired"
+    TOKEN_REVOKED = "token_revoked"
+    ADMIN_ONLY = "admin_only"
+    PARTNER_ONLY = "partner_only"
+    ACCOUNT_INACTIVE = "account_inactive"
+    PARTNER_INACTIVE = "partner_inactive"
+    PARTNER_PENDING = "partner_pending"
+    METRICS_TOKEN_REQUIRED = "metrics_token_required"
+    METRICS_LOOPBACK_ONLY = "metrics_loopback_only"
 
 
 class DomainError(Exception):

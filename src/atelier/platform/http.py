@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from atelier.platform.admission import DatabaseBusy
-from atelier.platform.errors import DomainError, ErrorKind
+from atelier.platform.errors import DomainError, ErrorKind, PlatformCode
 from atelier.platform.schemas import no_nul
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = _field_errors(exc)
         first = errors[0] if errors else {"field": "", "message": "invalid request"}
         detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-        return problem(422, detail, code="validation_error", extra={"errors": errors})
+        return problem(422, detail, code=PlatformCode.VALIDATION_ERROR, extra={"errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -114,12 +114,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         # A constraint caught what a service check missed (usually a concurrent request).
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
-        return problem(409, "the change conflicts with existing data", code="conflict")
+        return problem(409, "the change conflicts with existing data", code=PlatformCode.CONFLICT)
 
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> JSONResponse:
         log.warning("data error on %s %s: %s", request.method, request.url.path, exc.orig)
-        return problem(422, "a value is not acceptable to the database", code="invalid_value")
+        return problem(
+            422, "a value is not acceptable to the database", code=PlatformCode.INVALID_VALUE
+        )
 
     @app.exception_handler(DatabaseBusy)
     async def _busy(request: Request, exc: DatabaseBusy) -> JSONResponse:
@@ -143,7 +145,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(
             503,
             "the database is unavailable; retry",
-            code="db_unavailable",
+            code=PlatformCode.DB_UNAVAILABLE,
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
 
@@ -161,7 +163,7 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(
         500,
         "an unexpected error occurred",
-        code="internal_error",
+        code=PlatformCode.INTERNAL_ERROR,
         extra={"request_id": request_id} if request_id else None,
     )
 
@@ -174,7 +176,7 @@ def _db_busy() -> JSONResponse:
     return problem(
         503,
         "the database is busy; retry shortly",
-        code="db_busy",
+        code=PlatformCode.DB_BUSY,
         headers={"Retry-After": RETRY_AFTER_SECONDS},
     )
 

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from atelier.platform import clock
-from atelier.platform.errors import Unauthorized
+from atelier.platform.errors import PlatformCode, Unauthorized
 
 _hasher = PasswordHasher()
 
@@ -90,7 +90,7 @@ _MAX_SUBJECT = 255
 
 
 def _invalid() -> Unauthorized:
-    return Unauthorized("the token is invalid", code="invalid_token")
+    return Unauthorized("the token is invalid", code=PlatformCode.INVALID_TOKEN)
 
 
 def _timestamp(claims: dict[str, Any], name: str) -> datetime | None:
@@ -160,7 +160,7 @@ def decode_token(secret: str, token: str, *, token_type: str = "access") -> Toke
         raise _invalid()
     now = clock.now()
     if expires_at <= now:
-        raise Unauthorized("the token has expired", code="token_expired")
+        raise Unauthorized("the token has expired", code=PlatformCode.TOKEN_EXPIRED)
     if not_before is not None and not_before > now:
         raise _invalid()
     known = {"sub", "role", "typ", "iat", "exp", "nbf", "pid", "ver"}

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from atelier.inventory.consumption_schemas import ConsumptionCreate
 from atelier.platform.actors import Actor, Channel
 from atelier.platform.deps import DbSession, Principal
-from atelier.platform.errors import Invalid, not_found
+from atelier.platform.errors import Invalid, PlatformCode, not_found
 from atelier.production import consumption, interventions, milestones, task_work
 from atelier.production.completion import RejectionReason
 from atelier.production.lifecycle import RunStatus
@@ -137,10 +137,14 @@ def _int(value: str | None, field: str, *, required: bool = False) -> int | None
     text = (value or "").strip()
     if not text:
         if required:
-            raise Invalid(f"{field.replace('_', ' ')} is required", code="validation_error")
+            raise Invalid(
+                f"{field.replace('_', ' ')} is required", code=PlatformCode.VALIDATION_ERROR
+            )
         return None
     if not text.isdigit() or len(text) > 9:
-        raise Invalid(f"{field.replace('_', ' ')} must be a whole number", code="validation_error")
+        raise Invalid(
+            f"{field.replace('_', ' ')} must be a whole number", code=PlatformCode.VALIDATION_ERROR
+        )
     return int(text)
 
 
@@ -148,9 +152,9 @@ def _float(value: str, field: str) -> float:
     try:
         number = float(value.strip())
     except ValueError as exc:
-        raise Invalid(f"{field} must be a number", code="validation_error") from exc
+        raise Invalid(f"{field} must be a number", code=PlatformCode.VALIDATION_ERROR) from exc
     if number != number or number in (float("inf"), float("-inf")) or number <= 0:
-        raise Invalid(f"{field} must be a positive number", code="validation_error")
+        raise Invalid(f"{field} must be a positive number", code=PlatformCode.VALIDATION_ERROR)
     return number
 
 
@@ -176,7 +180,7 @@ def decline(
 ) -> Response:
     def call() -> Done:
         if reason not in {r.value for r in DeclineReason}:
-            raise Invalid("choose a reason", code="validation_error")
+            raise Invalid("choose a reason", code=PlatformCode.VALIDATION_ERROR)
         interventions.decline_run(
             session,
             run_id,
@@ -272,7 +276,9 @@ def complete(
         produced = _int(produced_quantity, "produced_quantity", required=True)
         rejected = _int(rejected_quantity, "rejected_quantity") or 0
         if rejection_reason and rejection_reason not in {r.value for r in RejectionReason}:
-            raise Invalid("choose a rejection reason from the list", code="validation_error")
+            raise Invalid(
+                "choose a rejection reason from the list", code=PlatformCode.VALIDATION_ERROR
+            )
         lines = [
             ConsumptionCreate(inventory_item_id=iid, quantity=_float(qty, "quantity used"))
             for iid, qty in zip(item_ids, quantities, strict=False)
