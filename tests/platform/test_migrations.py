@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 import atelier.models  # noqa: F401
 from atelier.migrations import VERSIONS_DIR, heads, upgrade
 from atelier.platform.db import Base, make_engine
+from atelier.production import search_index
 
 PG_URL = os.environ.get("ATELIER_TEST_DATABASE_URL")
 
@@ -44,7 +45,9 @@ def schema_differences(url: str) -> list[object]:
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": search_index.include_name}
+            )
             return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()
@@ -70,4 +73,6 @@ class TestMigrations:
             tables = set(inspect(engine).get_table_names())
         finally:
             engine.dispose()
-        assert {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"} == tables
+        index_tables = search_index.SQLITE_INDEX_TABLES if not PG_URL else frozenset()
+        expected = {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
+        assert expected | index_tables == tables

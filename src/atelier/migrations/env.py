@@ -10,6 +10,7 @@ from sqlalchemy import JSON
 
 import atelier.models  # noqa: F401  (registers every table)
 from atelier.platform.db import Base, Money, UTCDateTime, make_engine
+from atelier.production import search_index
 
 config = context.config
 target_metadata = Base.metadata
@@ -33,6 +34,8 @@ COMMON: dict[str, Any] = {
     "target_metadata": target_metadata,
     "compare_type": True,
     "render_item": render_item,
+    # The search index's FTS5 tables and trigram index live beside the models, not in them.
+    "include_name": search_index.include_name,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from atelier.audit import service as audit
 from atelier.platform.db import Database
@@ -126,12 +126,14 @@ def list_runs(
     admin: AdminPrincipal,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> ProductionRunList:
-    """Runs (top-level unless ``parent_run_id``/``include_children``), filtered and searched."""
-    rows, count = repository.list_runs(session, filters, limit=limit, offset=offset)
-    return ProductionRunList.of(
-        [views.row_read(row) for row in rows], count, limit=limit, offset=offset
-    )
+) -> Response:
+    """Runs (top-level unless ``parent_run_id``/``include_children``), filtered and searched.
+
+    Two statements (count, page) and one serialisation: the JSON is built from plain rows and
+    sent as is (``ProductionRunList`` stays the documented contract)."""
+    rows, count = repository.list_page(session, filters, limit=limit, offset=offset)
+    body = views.list_json(rows, count, limit=limit, offset=offset)
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/production-runs/export.csv")

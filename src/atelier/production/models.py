@@ -11,6 +11,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atelier.platform.db import Base, TimestampMixin, id_column, updated_at_column
+from atelier.production import search_index
 
 
 class RunType(StrEnum):
@@ -157,3 +158,18 @@ class PolicySetting(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = updated_at_column()
     updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ProductionRunSearch(Base):
+    """One row per run: the text the admin list's ``q`` searches (see ``search_index``).
+
+    Written only by database triggers, in the same transaction as the run, design or partner
+    change; indexed by FTS5 trigram (SQLite) or pg_trgm GIN (PostgreSQL)."""
+
+    __tablename__ = search_index.TABLE
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), unique=True)
+    design_name: Mapped[str | None] = mapped_column(Text)
+    partner_name: Mapped[str | None] = mapped_column(Text)
+    partner_handle: Mapped[str | None] = mapped_column(Text)

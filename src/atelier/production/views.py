@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy.orm import Session
 
 from atelier.production import policy, reminder_state, repository, transitions
@@ -34,6 +36,12 @@ def row_read(row: repository.RunRow) -> ProductionRunRow:
             "partner_handle": row.partner_handle,
         }
     )
+
+
+def list_json(items: list[dict[str, Any]], count: int, *, limit: int, offset: int) -> bytes:
+    """The ``ProductionRunList`` JSON of rows from ``repository.list_page``, serialised once
+    (the bytes FastAPI would write for the validated model: same keys, order and values)."""
+    return to_json({"production_runs": items, "count": count, "limit": limit, "offset": offset})
 
 
 def rows_for(session: Session, runs: Sequence[ProductionRun]) -> list[ProductionRunRow]:
