@@ -67,6 +67,7 @@ SUBSCRIBER_MODULES: list[str] = [
 # Modules that register scheduled jobs (``@scheduled_job``) when imported.
 JOB_MODULES: list[str] = [
     "atelier.platform.housekeeping",
+    "atelier.platform.statistics",
     "atelier.production.jobs",
     "atelier.notifications.jobs",
     "atelier.flows.jobs",
@@ -128,7 +129,10 @@ def create_app(
                 seed_flows(session, settings)
         background = None
         if run_background:
+            from atelier.platform.statistics import refresh_at_startup
             from atelier.platform.worker import EmbeddedWorker
+
+            refresh_at_startup(db)
 
             background = EmbeddedWorker(db, settings)
             background.start()

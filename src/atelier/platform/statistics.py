@@ -1,0 +1,139 @@
+"""Planner statistics kept fresh on SQLite as the database grows by use.
+
+SQLite's planner picks indexes from ``sqlite_stat1``, which only ``ANALYZE`` writes. A database
+that started empty and grew through the API has either no statistics or statistics from when
+its tables were small, and the planner can then pick a scan over an index. ``PRAGMA optimize``
+is SQLite's own answer, but before SQLite 3.46 it only looks at tables the *current connection*
+queried, so on a fresh connection from a scheduled job it does nothing. So this module decides
+for itself, cheaply:
+
+* a table's size now is ``max(rowid)`` (one index seek; it over-counts after deletes, which only
+  makes a refresh come a little early);
+* its size when last analysed is the row count ``ANALYZE`` recorded in ``sqlite_stat1``;
+* a table with at least :data:`MIN_ROWS` rows and no statistics, or one that has grown
+  :data:`GROWTH` times since, is analysed with ``PRAGMA analysis_limit`` set, which bounds the
+  cost on a large table (an approximate sample is all the planner needs).
+
+It runs once when the embedded worker starts and then hourly as a scheduled job (one worker per
+slot). PostgreSQL needs none of this: autovacuum analyses tables as they change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from atelier.platform.db import Database
+from atelier.platform.scheduler import scheduled_job
+
+log = logging.getLogger(__name__)
+
+REFRESH_JOB = "platform.refresh_statistics"
+REFRESH_CRON = "7 * * * *"
+# Tables smaller than this are scanned in microseconds whatever the plan.
+MIN_ROWS = 1_000
+# Analysed again once a table is this many times larger than when last analysed.
+GROWTH = 2.0
+# Rows ANALYZE samples per index (SQLite's ``analysis_limit``): milliseconds on any table.
+ANALYSIS_LIMIT = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class TableSize:
+    table: str
+    rows: int  # max(rowid) now
+    analysed_rows: int | None  # the row count in sqlite_stat1, None when never analysed
+
+    @property
+    def stale(self) -> bool:
+        if self.rows < MIN_ROWS:
+            return False
+        if self.analysed_rows is None:
+            return True
+        return self.rows >= GROWTH * max(self.analysed_rows, 1)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _user_tables(conn: Connection) -> list[str]:
+    rows = conn.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' AND sql NOT LIKE '%WITHOUT ROWID%'"
+    )
+    return [name for (name,) in rows]
+
+
+def _analysed_rows(conn: Connection) -> dict[str, int]:
+    exists = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+    ).first()
+    if exists is None:
+        return {}
+    counts: dict[str, int] = {}
+    for table, stat in conn.exec_driver_sql("SELECT tbl, stat FROM sqlite_stat1"):
+        head = str(stat or "").split(" ", 1)[0]
+        if head.isdigit():
+            counts[table] = max(counts.get(table, 0), int(head))
+    return counts
+
+
+def table_sizes(conn: Connection) -> list[TableSize]:
+    """Every ordinary table's size now and when it was last analysed."""
+    analysed = _analysed_rows(conn)
+    sizes = []
+    for table in _user_tables(conn):
+        # A name read from sqlite_master, quoted: not user input.
+        query = f"SELECT coalesce(max(rowid), 0) FROM {_quoted(table)}"  # noqa: S608
+        (rows,) = conn.exec_driver_sql(query).one()
+        sizes.append(TableSize(table, int(rows), analysed.get(table)))
+    return sizes
+
+
+def analyse(conn: Connection, tables: Iterable[str]) -> list[str]:
+    """``ANALYZE`` each table with a bounded sample; returns the names analysed."""
+    done = []
+    conn.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+    for table in tables:
+        conn.exec_driver_sql(f"ANALYZE {_quoted(table)}")
+        done.append(table)
+    return done
+
+
+def refresh_stale(conn: Connection) -> list[str]:
+    """Analyse the tables whose statistics are missing or outgrown; no-op off SQLite."""
+    if conn.dialect.name != "sqlite":
+        return []
+    stale = [size for size in table_sizes(conn) if size.stale]
+    done = analyse(conn, (size.table for size in stale))
+    if done:
+        log.info(
+            "planner statistics refreshed",
+            extra={
+                "tables": done,
+                "rows": {size.table: size.rows for size in stale},
+                "previously_analysed_rows": {size.table: size.analysed_rows for size in stale},
+            },
+        )
+    return done
+
+
+def refresh_at_startup(db: Database) -> list[str]:
+    """Run once when the embedded worker starts (a database may have grown while it was down)."""
+    if not db.is_sqlite:
+        return []
+    with db.session() as session:
+        return refresh_stale(session.connection())
+
+
+@scheduled_job(REFRESH_JOB, REFRESH_CRON)
+def refresh(session: Session, slot: datetime) -> None:
+    """Hourly: keep SQLite's planner statistics in step with the tables' growth."""
+    del slot
+    refresh_stale(session.connection())

@@ -1,0 +1,94 @@
+"""SQLite planner statistics follow the tables' growth: analysed when missing or outgrown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import insert
+
+from atelier.platform import clock
+from atelier.platform.db import Database
+from atelier.platform.ids import new_id
+from atelier.platform.models import OutboxEvent
+from atelier.platform.scheduler import registry
+from atelier.platform.statistics import (
+    MIN_ROWS,
+    REFRESH_JOB,
+    refresh,
+    refresh_at_startup,
+    table_sizes,
+)
+
+Grow = Callable[[int], None]
+
+
+@pytest.fixture
+def grow(db: Database) -> Grow:
+    def add_events(count: int) -> None:
+        now = clock.now()
+        rows = [
+            {"id": new_id("evt"), "name": "bench.grown", "payload": {}, "available_at": now}
+            for _ in range(count)
+        ]
+        with db.session() as session:
+            session.execute(insert(OutboxEvent), rows)
+
+    return add_events
+
+
+def analysed(db: Database, table: str) -> int | None:
+    with db.session(write=False) as session:
+        sizes = {size.table: size for size in table_sizes(session.connection())}
+    return sizes[table].analysed_rows
+
+
+class TestOnSqlite:
+    @pytest.fixture(autouse=True)
+    def _sqlite(self, db: Database) -> None:
+        if not db.is_sqlite:
+            pytest.skip("SQLite statistics; PostgreSQL's autovacuum analyses its tables")
+
+    def test_small_tables_are_left_alone(self, db: Database, grow: Grow) -> None:
+        grow(MIN_ROWS - 10)
+        assert refresh_at_startup(db) == []
+        assert analysed(db, "outbox_events") is None
+
+    def test_a_grown_table_without_statistics_is_analysed_once(
+        self, db: Database, grow: Grow
+    ) -> None:
+        grow(MIN_ROWS + 200)
+        assert refresh_at_startup(db) == ["outbox_events"]
+        recorded = analysed(db, "outbox_events")
+        assert recorded is not None and recorded >= MIN_ROWS
+        # Fresh now: the next pass does nothing.
+        assert refresh_at_startup(db) == []
+
+    def test_the_hourly_job_analyses_again_once_the_table_doubled(
+        self, db: Database, grow: Grow
+    ) -> None:
+        grow(MIN_ROWS)
+        refresh_at_startup(db)
+        before = analysed(db, "outbox_events")
+        assert before is not None
+        grow(before // 2)  # grown by half: still fresh enough
+        with db.session() as session:
+            refresh(session, clock.now())
+        assert analysed(db, "outbox_events") == before
+        grow(before)  # now more than twice the analysed size
+        with db.session() as session:
+            refresh(session, clock.now())
+        after = analysed(db, "outbox_events")
+        assert after is not None and after >= 2 * before
+
+
+def test_postgresql_is_left_to_autovacuum(db: Database, grow: Grow) -> None:
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only")
+    grow(MIN_ROWS + 10)
+    assert refresh_at_startup(db) == []
+
+
+def test_the_refresh_is_a_scheduled_job_of_the_app(app: FastAPI) -> None:
+    assert REFRESH_JOB in {job.name for job in registry.all()}
