@@ -17,6 +17,7 @@ from atelier.platform.http import install_error_handlers
 from atelier.platform.logging import install_access_log_redaction
 from atelier.platform.metrics import HttpMetrics
 from atelier.platform.middleware import BodySizeLimit, JsonBodyCheck, UnhandledErrors
+from atelier.platform.runtime import tune_gc_for_serving, use_worker_threads
 from atelier.platform.settings import Settings, get_settings, use_settings
 
 log = logging.getLogger(__name__)
@@ -101,25 +102,27 @@ def create_app(
     *,
     database: Database | None = None,
     start_background: bool | None = None,
+    serving: bool = False,
 ) -> FastAPI:
-    """Build the ASGI app. Tests pass their own settings/database and no background threads."""
+    """Build the ASGI app. Tests pass their own settings/database and no background threads.
+
+    ``serving``: ``atelier serve`` (not tests): the garbage collector is tuned for a server once
+    start-up is done (``platform.runtime``).
+    """
     settings = settings or get_settings()
     use_settings(settings)
     if settings.env == "test":
         from atelier.platform.security import use_fast_hashing
 
         use_fast_hashing()
-    db = database or Database(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        queue_timeout=settings.db_queue_timeout,
-    )
+    db = database or Database.from_settings(settings)
     run_background = settings.embedded_worker if start_background is None else start_background
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from atelier.auth.service import ensure_bootstrap_admin
 
+        use_worker_threads(db.threads)
         with db.session() as session:
             ensure_bootstrap_admin(session, settings)
         if settings.seed_flows:
@@ -136,6 +139,8 @@ def create_app(
 
             background = EmbeddedWorker(db, settings)
             background.start()
+        if serving:
+            tune_gc_for_serving()
         try:
             yield
         finally:
@@ -179,3 +184,16 @@ def create_app(
     load_subscribers()
     load_jobs()
     return app
+
+
+def serve_app() -> FastAPI:
+    """uvicorn factory for each process of ``atelier serve --workers N``.
+
+    The parent process has migrated the database, created the bootstrap admin and seeded the
+    flows, and runs the embedded worker itself (``ATELIER_EMBEDDED_WORKER`` is false here).
+    """
+    from atelier.platform.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings, serving=True)

@@ -66,11 +66,7 @@ def _database(settings: Settings) -> Database:
     """The process's database, pooled as ``ATELIER_DB_POOL_SIZE`` says (every command)."""
     from atelier.platform.db import Database
 
-    return Database(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        queue_timeout=settings.db_queue_timeout,
-    )
+    return Database.from_settings(settings)
 
 
 def _load_handlers() -> None:
@@ -102,11 +98,20 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="HTTP worker processes on the one port (default: ATELIER_WORKERS, else 1).",
+            min=1,
+            max=64,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Migrate, create the bootstrap admin, optionally load demo data, then serve HTTP.
 
     With ATELIER_EMBEDDED_WORKER=true (the default) the event dispatcher and the scheduler run
-    inside this process.
+    once: inside the one process, or with --workers N in the parent of the N HTTP processes.
     """
     import uvicorn
 
@@ -115,7 +120,7 @@ def serve(
 
     settings = _settings()
     _configure_logging(settings)
-    _migrate(settings)
+    _migrate(settings)  # once, before any worker process starts
     db = _database(settings)
     with db.session() as session:
         created = ensure_bootstrap_admin(session, settings)
@@ -124,10 +129,50 @@ def serve(
     _seed_flows(db, settings)
     if settings.demo_data if demo is None else demo:
         _load_demo(db)
-    application = create_app(settings, database=db)
+    processes = workers or settings.workers
     mode = "embedded worker + scheduler" if settings.embedded_worker else "HTTP only"
-    console.print(f"[bold]Atelier[/bold] on http://{host}:{port} ({mode}); docs at /docs")
-    uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower())
+    console.print(
+        f"[bold]Atelier[/bold] on http://{host}:{port} ({mode}, {processes} "
+        f"process{'es' if processes > 1 else ''}, {db.threads} threads each); docs at /docs"
+    )
+    log_level = settings.log_level.lower()
+    if processes == 1:
+        application = create_app(settings, database=db, serving=True)
+        uvicorn.run(application, host=host, port=port, log_level=log_level)
+        return
+    _serve_processes(settings, db, host=host, port=port, processes=processes)
+
+
+def _serve_processes(
+    settings: Settings, db: Database, *, host: str, port: int, processes: int
+) -> None:
+    """``processes`` uvicorn workers on one port; the embedded worker runs here, once."""
+    import os
+
+    import uvicorn
+
+    from atelier.platform.worker import EmbeddedWorker
+
+    background = None
+    if settings.embedded_worker:
+        _load_handlers()
+        background = EmbeddedWorker(db, settings)
+        background.start()
+    # Read by each worker process's settings (they start afresh from the environment).
+    os.environ["ATELIER_EMBEDDED_WORKER"] = "false"
+    try:
+        uvicorn.run(
+            "atelier.app:serve_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        if background is not None:
+            background.stop()
+        db.dispose()
 
 
 @app.command()

@@ -28,8 +28,8 @@ from atelier.platform.deps import (
     AppSettings,
     DbSession,
     Principal,
+    check_admin,
     get_database,
-    require_admin,
 )
 from atelier.platform.http import Limit, Offset
 from atelier.platform.settings import Settings
@@ -120,7 +120,7 @@ def _admin_read_only(
     """The admin check on a read session: a POST that calls Meta must not hold a write lock."""
     session = db.new_session(write=False)
     try:
-        return require_admin(request, session, settings)
+        return check_admin(request, session, settings)
     finally:
         session.close()
 

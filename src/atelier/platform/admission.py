@@ -8,7 +8,8 @@ timeout fires. So a request is *admitted* before its session exists, by two gate
 the event loop, where waiting costs neither a thread nor a connection:
 
 * ``writers`` — one at a time on SQLite (it has one write lock), the pool size on PostgreSQL
-  (capped below the worker-thread count, so a lock holder always finds a thread);
+  (capped below the worker-thread count, ``ATELIER_THREADS``, so a lock holder always finds a
+  thread and readers are never left without one);
 * ``sessions`` — every request session, sized below the connection pool (minus a reserve for
   the embedded worker), so a checkout never waits on the pool.
 
@@ -25,8 +26,14 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-# Worker threads anyio gives sync endpoints (its default); writers stay well below it.
-THREADPOOL_TOKENS = 40
+# Worker threads for sync endpoints on SQLite when ``ATELIER_THREADS`` is unset: one for its
+# single writer, one for the readers (a writer waiting on another process's lock holds one).
+SQLITE_THREADS = 2
+
+
+def default_threads(url: str, pool_size: int) -> int:
+    """Two on SQLite; the connection pool size on PostgreSQL (at least two)."""
+    return SQLITE_THREADS if url.startswith("sqlite") else max(SQLITE_THREADS, pool_size)
 
 
 class DatabaseBusy(Exception):

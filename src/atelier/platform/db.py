@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -25,8 +25,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.types import TypeDecorator
 
 from atelier.platform import clock
-from atelier.platform.admission import THREADPOOL_TOKENS, Admission
+from atelier.platform.admission import Admission, default_threads
 from atelier.platform.ids import new_id
+
+if TYPE_CHECKING:
+    from atelier.platform.principals import PrincipalCache
+    from atelier.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -194,14 +198,15 @@ def make_engine(
 POOL_RESERVE = 4
 
 
-def _admission_for(engine: Engine, pool_size: int, queue_timeout: float) -> Admission:
-    """One writer at a time on SQLite; on PostgreSQL as many as the pool keeps open."""
+def _admission_for(engine: Engine, pool_size: int, queue_timeout: float, threads: int) -> Admission:
+    """One writer at a time on SQLite; on PostgreSQL as many as the pool keeps open, but always
+    fewer than the worker threads, so readers keep a thread while every writer waits on a lock."""
     capacity = pool_size * (1 + OVERFLOW_FACTOR)  # what make_engine lets the pool open
     sessions = max(1, capacity - POOL_RESERVE)
     if engine.dialect.name == "sqlite":
         writers = 1
     else:
-        writers = max(1, min(pool_size, sessions, THREADPOOL_TOKENS // 2))
+        writers = max(1, min(pool_size, sessions, threads - 1))
     return Admission(writers=writers, sessions=sessions, timeout=queue_timeout)
 
 
@@ -216,10 +221,14 @@ class Database:
         queue_timeout: float = 30.0,
         pool_timeout: float = 30.0,
         lock_timeout: float | None = None,
+        threads: int | None = None,
     ) -> None:
         """``queue_timeout``: longest a request waits for admission (``platform.admission``);
-        ``pool_timeout`` and ``lock_timeout``: see :func:`make_engine`."""
+        ``pool_timeout`` and ``lock_timeout``: see :func:`make_engine`; ``threads``: the worker
+        threads that run sync endpoints (default :func:`default_threads`; the app sets anyio's
+        thread limiter to it at startup)."""
         self.url = url
+        self.threads = max(2, threads or default_threads(url, pool_size))
         self.engine = make_engine(
             url, pool_size=pool_size, pool_timeout=pool_timeout, lock_timeout=lock_timeout
         )
@@ -228,7 +237,21 @@ class Database:
         )
         # Same pool; its transactions start with BEGIN IMMEDIATE on SQLite (see _sqlite_begin).
         self._write_engine = self.engine.execution_options(**{IMMEDIATE: True})
-        self.admission = _admission_for(self.engine, pool_size, queue_timeout)
+        self.admission = _admission_for(self.engine, pool_size, queue_timeout, self.threads)
+        from atelier.platform.principals import PrincipalCache  # it reads platform tables
+
+        self.principals: PrincipalCache = PrincipalCache(url)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The process's database as ``ATELIER_DB_POOL_SIZE``, ``ATELIER_DB_QUEUE_TIMEOUT`` and
+        ``ATELIER_THREADS`` say."""
+        return cls(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            queue_timeout=settings.db_queue_timeout,
+            threads=settings.worker_threads,
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -258,4 +281,5 @@ class Database:
             session.close()
 
     def dispose(self) -> None:
+        self.principals.close()
         self.engine.dispose()

@@ -75,9 +75,13 @@ async def _request_session(request: Request, *, write: bool) -> AsyncIterator[Se
                 # SQLite the write lock) behind. Like FastAPI's own dependency exits, this
                 # call does not wait for worker-thread capacity.
                 with CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(
-                        _finish, session, commit, limiter=CapacityLimiter(1)
-                    )
+                    if db.is_sqlite and not write:
+                        # Ending a SQLite WAL read transaction waits for nothing: no hop.
+                        _finish(session, commit)
+                    else:
+                        await anyio.to_thread.run_sync(
+                            _finish, session, commit, limiter=CapacityLimiter(1)
+                        )
             else:
                 session.close()  # never touched the database: nothing to do off the loop
     finally:
@@ -170,32 +174,56 @@ def _revoked() -> Unauthorized:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AdminAccount:
+    """What authorising an admin's request needs to know (cached: ``platform.principals``)."""
+
+    user_id: str
+    active: bool
+    token_version: int
+    name: str
+
+
+def admin_account(session: Session, user_id: str) -> AdminAccount | None:
+    user = session.get(AdminUser, user_id)
+    if user is None:
+        return None
+    name = f"{user.first_name} {user.last_name}".strip() or user.email
+    return AdminAccount(user.id, user.is_active, user.token_version, name)
+
+
+def _only_admins(claims: TokenClaims) -> None:
+    if claims.role != "admin":
+        raise Forbidden("this endpoint is for brand admins", code=PlatformCode.ADMIN_ONLY)
+
+
+def _admin(account: AdminAccount | None, claims: TokenClaims, channel: Channel) -> Principal:
+    if account is None or not account.active:
+        raise Unauthorized("the account is no longer active", code=PlatformCode.ACCOUNT_INACTIVE)
+    if claims.version != account.token_version:
+        raise _revoked()
+    return Principal("admin", account.user_id, None, account.name, channel)
+
+
 def admin_principal(session: Session, claims: TokenClaims, channel: Channel) -> Principal:
     """The admin behind verified ``claims``; 403 for a partner, 401 for an inactive account or
     a token issued before the password changed."""
-    if claims.role != "admin":
-        raise Forbidden("this endpoint is for brand admins", code=PlatformCode.ADMIN_ONLY)
-    user = session.get(AdminUser, claims.subject)
-    if user is None or not user.is_active:
-        raise Unauthorized("the account is no longer active", code=PlatformCode.ACCOUNT_INACTIVE)
-    if claims.version != user.token_version:
-        raise _revoked()
-    name = f"{user.first_name} {user.last_name}".strip() or user.email
-    return Principal("admin", user.id, None, name, channel)
+    _only_admins(claims)
+    return _admin(admin_account(session, claims.subject), claims, channel)
 
 
-def partner_principal(
-    session: Session, claims: TokenClaims, channel: Channel, *, acting: bool
-) -> Principal:
-    """The partner user behind verified ``claims``; 403 for an admin or an inactive partner,
-    401 for a token issued before the password changed.
-
-    ``acting``: the request changes something. A ``pending`` partner (not approved by the brand
-    yet) may sign in and read, but acting is ``403 partner_pending``.
-    """
+def _only_partners(claims: TokenClaims) -> None:
     if claims.role != "partner":
         raise Forbidden("this endpoint is for partner workshops", code=PlatformCode.PARTNER_ONLY)
-    account = accounts.partner_account(session, claims.subject)
+
+
+def _partner(
+    account: accounts.PartnerAccount | None,
+    claims: TokenClaims,
+    channel: Channel,
+    *,
+    acting: bool,
+) -> Principal:
     if account is None or not account.user_active or account.partner_id != claims.partner_id:
         raise Unauthorized("the account is no longer active", code=PlatformCode.ACCOUNT_INACTIVE)
     if claims.version != account.token_version:
@@ -211,39 +239,61 @@ def partner_principal(
     return Principal("partner", account.user_id, account.partner_id, account.name, channel)
 
 
-def require_admin(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+def partner_principal(
+    session: Session, claims: TokenClaims, channel: Channel, *, acting: bool
+) -> Principal:
+    """The partner user behind verified ``claims``; 403 for an admin or an inactive partner,
+    401 for a token issued before the password changed.
+
+    ``acting``: the request changes something. A ``pending`` partner (not approved by the brand
+    yet) may sign in and read, but acting is ``403 partner_pending``.
+    """
+    _only_partners(claims)
+    account = accounts.partner_account(session, claims.subject)
+    return _partner(account, claims, channel, acting=acting)
+
+
+def check_admin(request: Request, session: Session, settings: Settings) -> Principal:
+    """The bearer token's admin, looked up in ``session`` (no cache; for sync callers)."""
     claims, channel = _claims(request, settings)
     return admin_principal(session, claims, channel)
 
 
-def require_partner(request: Request, session: DbSession, settings: AppSettings) -> Principal:
-    """A signed-in partner user; a ``pending`` partner may only read (GET/HEAD/OPTIONS)."""
+# The JSON API's principals: ``async``, the account comes from the principal cache (one epoch
+# read: on SQLite on the event loop, no thread hop; see ``platform.principals``).
+
+
+async def require_admin(request: Request, session: DbSession, settings: AppSettings) -> Principal:
     claims, channel = _claims(request, settings)
-    return partner_principal(session, claims, channel, acting=request.method not in _SAFE_METHODS)
+    _only_admins(claims)
+    db: Database = request.app.state.db
+    account = await db.principals.account("admin", claims.subject, session, admin_account)
+    return _admin(account, claims, channel)
 
 
-def require_partner_account(
+async def _partner_request(
+    request: Request, session: Session, settings: Settings, *, acting: bool
+) -> Principal:
+    claims, channel = _claims(request, settings)
+    _only_partners(claims)
+    db: Database = request.app.state.db
+    account = await db.principals.account(
+        "partner", claims.subject, session, accounts.partner_account
+    )
+    return _partner(account, claims, channel, acting=acting)
+
+
+async def require_partner(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+    """A signed-in partner user; a ``pending`` partner may only read (GET/HEAD/OPTIONS)."""
+    acting = request.method not in _SAFE_METHODS
+    return await _partner_request(request, session, settings, acting=acting)
+
+
+async def require_partner_account(
     request: Request, session: DbSession, settings: AppSettings
 ) -> Principal:
     """A signed-in partner user managing their own account: ``pending`` partners included."""
-    claims, channel = _claims(request, settings)
-    return partner_principal(session, claims, channel, acting=False)
-
-
-def optional_principal(
-    request: Request, session: DbSession, settings: AppSettings
-) -> Principal | None:
-    """The caller when a valid token is present, else ``None`` (for pages that redirect)."""
-    token, _ = _bearer(request)
-    if token is None:
-        return None
-    try:
-        claims, _channel = _claims(request, settings)
-    except Unauthorized:
-        return None
-    if claims.role == "admin":
-        return require_admin(request, session, settings)
-    return require_partner(request, session, settings)
+    return await _partner_request(request, session, settings, acting=False)
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atelier.platform.db import Base, TimestampMixin, created_at_column, id_column
@@ -106,3 +115,71 @@ class ScheduledSlot(Base):
     claimed_at: Mapped[datetime] = created_at_column()
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class PrincipalEpoch(Base):
+    """One row whose ``epoch`` moves on whenever a signed-in principal may have changed.
+
+    Database triggers (:func:`trigger_ddl`) bump it when an admin user, a partner user or
+    a partner is deleted or has a column that authorisation reads updated, in the same
+    transaction, whoever writes (any process, the ORM or plain SQL). The principal cache
+    checks it with one primary-key read per request (``platform.principals``).
+    """
+
+    __tablename__ = "principal_epoch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+# The columns authorisation reads, per table: updating one (or deleting a row) bumps the epoch.
+PRINCIPAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "admin_users": ("email", "first_name", "last_name", "is_active", "token_version"),
+    "partner_users": (
+        "partner_id",
+        "first_name",
+        "last_name",
+        "is_active",
+        "token_version",
+    ),
+    "partners": ("name", "status"),
+}
+_BUMP_SQL = (
+    "INSERT INTO principal_epoch (id, epoch) VALUES (1, 1) "
+    "ON CONFLICT (id) DO UPDATE SET epoch = principal_epoch.epoch + 1"
+)
+_PG_FUNCTION = "atelier_bump_principal_epoch"
+
+
+def trigger_ddl(dialect: str) -> list[str]:
+    """The statements that create the epoch triggers (also used by the migration)."""
+    statements: list[str] = []
+    if dialect == "postgresql":
+        statements.append(
+            f"CREATE OR REPLACE FUNCTION {_PG_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN {_BUMP_SQL}; RETURN NULL; END $$"
+        )
+    for table, columns in PRINCIPAL_COLUMNS.items():
+        for action, timing in (("u", f"UPDATE OF {', '.join(columns)}"), ("d", "DELETE")):
+            name = f"tr_{table}_principal_epoch_{action}"
+            if dialect == "postgresql":
+                statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+                statements.append(
+                    f"CREATE TRIGGER {name} AFTER {timing} ON {table} "
+                    f"FOR EACH STATEMENT EXECUTE FUNCTION {_PG_FUNCTION}()"
+                )
+            else:
+                statements.append(f"DROP TRIGGER IF EXISTS {name}")
+                statements.append(
+                    f"CREATE TRIGGER {name} AFTER {timing} ON {table} BEGIN {_BUMP_SQL}; END"
+                )
+    return statements
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _create_triggers(_target: Any, connection: Connection, **_kw: Any) -> None:
+    """``metadata.create_all`` (tests, benches) gets the triggers the migration creates."""
+    if not set(PRINCIPAL_COLUMNS) | {PrincipalEpoch.__tablename__} <= set(Base.metadata.tables):
+        return
+    for statement in trigger_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from atelier.platform.admission import default_threads
+
 # Development-only defaults. Settings refuse them unless ATELIER_ENV=development.
 DEV_SECRET_KEY = "dev-secret-key-change-me-0123456789abcdef"
 DEV_WEBHOOK_SECRET = "dev-webhook-secret-change-me"
@@ -89,6 +91,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Worker threads that run sync endpoints and dependencies, per process (see README
+    # "Thread model"); unset: 2 on SQLite (one for its single writer, one for readers), the
+    # pool size on PostgreSQL. At least 2, so a writer waiting for a lock never holds the last.
+    threads: int | None = Field(default=None, ge=2, le=256)
+    # ``atelier serve`` worker processes (``--workers`` overrides); see README "Running Atelier".
+    workers: int = Field(default=1, ge=1, le=64)
     # Longest a request waits for write admission before a 503 (see platform.admission).
     db_queue_timeout: float = Field(default=30.0, gt=0, le=600)
 
@@ -120,6 +128,13 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def worker_threads(self) -> int:
+        """``ATELIER_THREADS``, else the default for the database (see ``threads``)."""
+        if self.threads is not None:
+            return self.threads
+        return default_threads(self.database_url, self.db_pool_size)
 
 
 @lru_cache(maxsize=1)
