@@ -50,9 +50,7 @@ def authenticate_partner(
     return user, partner
 
 
-def admin_token(session: Session, settings: Settings, email: str, password: str) -> str:
-    """A bearer token for an admin whose password matches."""
-    user = authenticate_admin(session, email, password)
+def _issue_admin_token(settings: Settings, user: AdminUser) -> str:
     return issue_token(
         settings.secret_key.get_secret_value(),
         subject=user.id,
@@ -62,20 +60,29 @@ def admin_token(session: Session, settings: Settings, email: str, password: str)
     )
 
 
+def _issue_partner_token(settings: Settings, user: PartnerUser) -> str:
+    return issue_token(
+        settings.secret_key.get_secret_value(),
+        subject=user.id,
+        role="partner",
+        partner_id=user.partner_id,
+        ttl=settings.token_ttl,
+        version=user.token_version,
+    )
+
+
+def admin_token(session: Session, settings: Settings, email: str, password: str) -> str:
+    """A bearer token for an admin whose password matches."""
+    user = authenticate_admin(session, email, password)
+    return _issue_admin_token(settings, user)
+
+
 def partner_token(
     session: Session, settings: Settings, email: str, password: str
 ) -> tuple[str, str]:
     """A bearer token and the partner id for a partner user whose password matches."""
     user, partner = authenticate_partner(session, email, password)
-    token = issue_token(
-        settings.secret_key.get_secret_value(),
-        subject=user.id,
-        role="partner",
-        partner_id=partner.id,
-        ttl=settings.token_ttl,
-        version=user.token_version,
-    )
-    return token, partner.id
+    return _issue_partner_token(settings, user), partner.id
 
 
 def _wrong_password() -> Invalid:
@@ -110,13 +117,7 @@ def change_admin_password(
     user.token_version += 1
     session.flush()
     log.info("admin password changed", extra={"admin_id": user.id})
-    return issue_token(
-        settings.secret_key.get_secret_value(),
-        subject=user.id,
-        role="admin",
-        ttl=settings.token_ttl,
-        version=user.token_version,
-    )
+    return _issue_admin_token(settings, user)
 
 
 def change_partner_password(
@@ -139,15 +140,7 @@ def change_partner_password(
         "partner user password changed",
         extra={"partner_id": user.partner_id, "partner_user_id": user.id},
     )
-    token = issue_token(
-        settings.secret_key.get_secret_value(),
-        subject=user.id,
-        role="partner",
-        partner_id=user.partner_id,
-        ttl=settings.token_ttl,
-        version=user.token_version,
-    )
-    return token, user.partner_id
+    return _issue_partner_token(settings, user), user.partner_id
 
 
 def create_admin(

@@ -218,32 +218,33 @@ def _inbound(
             "language": row.language,
         },
     )
-    action = _act(session, settings, platform, row, partner, verified)
-    return action
+    return _act(_Reply(session, settings, platform, row, partner, verified))
 
 
-def _act(
-    session: Session,
-    settings: Settings,
-    platform: WhatsAppPlatform,
-    row: InboundMessage,
-    partner: Partner | None,
-    verified: bool,
-) -> str:
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """An inbound message being acted on, with what every step of acting on it needs."""
+
+    session: Session
+    settings: Settings
+    platform: WhatsAppPlatform
+    row: InboundMessage
+    partner: Partner | None
+    verified: bool
+
+
+def _act(reply: _Reply) -> str:
+    row = reply.row
     if row.payload:
         match = _PAYLOAD.match(row.payload)
         if match:
-            return _quick_reply(
-                session, settings, platform, row, partner, verified, match[1], match[2]
-            )
+            return _quick_reply(reply, match[1], match[2])
     if row.type == "text" and row.text:
         number = _NUMBER.match(row.text)
         if number:
-            run_id = _idle_reminder_run(session, row)
+            run_id = _idle_reminder_run(reply.session, row)
             if run_id:
-                return _progress(
-                    session, settings, platform, row, partner, verified, run_id, int(number[1])
-                )
+                return _progress(reply, run_id, int(number[1]))
     return ""
 
 
@@ -262,16 +263,9 @@ def _idle_reminder_run(session: Session, row: InboundMessage) -> str | None:
     return latest.production_run_id if latest else None
 
 
-def _quick_reply(
-    session: Session,
-    settings: Settings,
-    platform: WhatsAppPlatform,
-    row: InboundMessage,
-    partner: Partner | None,
-    verified: bool,
-    verb: str,
-    run_id: str,
-) -> str:
+def _quick_reply(reply: _Reply, verb: str, run_id: str) -> str:
+    session = reply.session
+
     def perform(actor: Actor, partner_id: str) -> str:
         if verb == "accept":
             milestones.accept_run(session, run_id, actor=actor, partner_id=partner_id)
@@ -289,55 +283,31 @@ def _quick_reply(
         )
         return "declined"
 
-    return _perform(session, settings, platform, row, partner, verified, run_id, verb, perform, {})
+    return _perform(reply, run_id, verb, perform, {})
 
 
-def _progress(
-    session: Session,
-    settings: Settings,
-    platform: WhatsAppPlatform,
-    row: InboundMessage,
-    partner: Partner | None,
-    verified: bool,
-    run_id: str,
-    quantity: int,
-) -> str:
+def _progress(reply: _Reply, run_id: str, quantity: int) -> str:
     def perform(actor: Actor, partner_id: str) -> str:
         milestones.record_progress(
-            session, run_id, actor=actor, produced_quantity=quantity, partner_id=partner_id
+            reply.session, run_id, actor=actor, produced_quantity=quantity, partner_id=partner_id
         )
         return "progress_recorded"
 
-    return _perform(
-        session,
-        settings,
-        platform,
-        row,
-        partner,
-        verified,
-        run_id,
-        "progress",
-        perform,
-        {"quantity": str(quantity)},
-    )
+    return _perform(reply, run_id, "progress", perform, {"quantity": str(quantity)})
 
 
 def _perform(
-    session: Session,
-    settings: Settings,
-    platform: WhatsAppPlatform,
-    row: InboundMessage,
-    partner: Partner | None,
-    verified: bool,
+    reply: _Reply,
     run_id: str,
     verb: str,
     perform: Callable[[Actor, str], str],
     extra: dict[str, str],
 ) -> str:
+    row, partner = reply.row, reply.partner
     row.action = verb
-    if partner is None or not verified:
+    if partner is None or not reply.verified:
         row.action_result = "not_your_number"
-        _answer(session, settings, platform, row, partner, "not_your_number", run_id, {})
+        _answer(reply, "not_your_number", run_id, {})
         log.info(
             "whatsapp reply from an unverified number ignored",
             extra={"inbound_id": row.id, "run_id": run_id, "action": verb},
@@ -345,20 +315,18 @@ def _perform(
         return f"{verb}:not_your_number"
     actor = Actor(ActorType.PARTNER, partner.id, Channel.WHATSAPP, partner.name)
     try:
-        with session.begin_nested():
+        with reply.session.begin_nested():
             result = perform(actor, partner.id)
     except DomainError as exc:
         row.action_result = exc.code[:64]
-        _answer(
-            session, settings, platform, row, partner, "refused", run_id, {"reason": exc.detail}
-        )
+        _answer(reply, "refused", run_id, {"reason": exc.detail})
         log.info(
             "whatsapp reply refused",
             extra={"inbound_id": row.id, "run_id": run_id, "action": verb, "code": exc.code},
         )
         return f"{verb}:{exc.code}"
     row.action_result = result
-    _answer(session, settings, platform, row, partner, result, run_id, extra)
+    _answer(reply, result, run_id, extra)
     log.info(
         "whatsapp reply acted on",
         extra={"inbound_id": row.id, "run_id": run_id, "partner_id": partner.id, "action": verb},
@@ -366,22 +334,14 @@ def _perform(
     return f"{verb}:{result}"
 
 
-def _answer(
-    session: Session,
-    settings: Settings,
-    platform: WhatsAppPlatform,
-    row: InboundMessage,
-    partner: Partner | None,
-    key: str,
-    run_id: str,
-    values: dict[str, str],
-) -> None:
+def _answer(reply: _Reply, key: str, run_id: str, values: dict[str, str]) -> None:
     """Queue a free-form answer to the sender (inside the 24 h window they just opened)."""
+    session, partner, row = reply.session, reply.partner, reply.row
     language = resolve_language(
         partner_preference=partner.preferred_language if partner else None,
         last_inbound=repository.last_inbound_language(session, partner.id) if partner else None,
         phone=row.from_number,
-        default=settings.default_language,
+        default=reply.settings.default_language,
     ).language
     texts = _ANSWERS[key]
     text = (texts.get(language) or texts["en"]).format(run=run_id, **values)
@@ -389,10 +349,10 @@ def _answer(
         session,
         partner_id=partner.id if partner else None,
         to=row.from_number,
-        platform_id=platform.id,
+        platform_id=reply.platform.id,
         text=text,
         language=language,
         context_type="whatsapp_inbound",
         context_id=row.provider_message_id,
-        settings=settings,
+        settings=reply.settings,
     )
