@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator
 
 from atelier.catalog import service
@@ -23,6 +23,7 @@ from atelier.catalog.schemas import (
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.http import IdPath, Limit, Offset
+from atelier.platform.rows import json_response
 from atelier.platform.schemas import no_nul
 
 SearchText = Annotated[
@@ -63,9 +64,9 @@ def list_designs(
 
 
 @router.get("/designs/{design_id}", response_model=DesignEnvelope)
-def get_design(design_id: IdPath, session: DbSession, _: AdminPrincipal) -> DesignEnvelope:
+def get_design(design_id: IdPath, session: DbSession, _: AdminPrincipal) -> Response:
     """A design with its bill of materials and linked partners."""
-    return _design_envelope(session, design_id)
+    return json_response({"design": service.design_read(session, design_id)})
 
 
 @router.post("/designs/{design_id}", response_model=DesignEnvelope)

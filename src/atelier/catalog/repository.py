@@ -15,8 +15,14 @@ from atelier.catalog.models import (
     Product,
     ProductVariant,
 )
+from atelier.catalog.schemas import DesignSummary
 from atelier.inventory.models import InventoryItem
+from atelier.partners.models import Partner
 from atelier.platform import clock
+from atelier.platform.rows import RowShape
+
+# What the admin design read shows of the design row (``DesignSummary`` field order).
+DESIGN_SHAPE = RowShape.of_schema(DesignSummary, Design)
 
 _SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
     "created_at": (Design.created_at.asc(), Design.id.asc()),
@@ -39,6 +45,23 @@ def like_pattern(text: str) -> str:
 
 def get_design(session: Session, design_id: str) -> Design | None:
     return session.get(Design, design_id)
+
+
+def design_row(session: Session, design_id: str) -> dict[str, Any] | None:
+    """The design as ``DesignSummary`` shows it (one Core statement), or ``None``."""
+    row = session.execute(select(*DESIGN_SHAPE.columns).where(Design.id == design_id)).first()
+    return DESIGN_SHAPE.of(row) if row is not None else None
+
+
+def linked_partners(session: Session, design_id: str) -> list[dict[str, Any]]:
+    """The partners linked to the design (id, name, handle), in link order."""
+    rows = session.execute(
+        select(Partner.id, Partner.name, Partner.handle)
+        .join(DesignPartner, DesignPartner.partner_id == Partner.id)
+        .where(DesignPartner.design_id == design_id)
+        .order_by(DesignPartner.created_at, DesignPartner.partner_id)
+    )
+    return [{"id": pid, "name": name, "handle": handle} for pid, name, handle in rows]
 
 
 def lock_design(session: Session, design_id: str) -> Design | None:
@@ -153,16 +176,6 @@ def delete_bom_line(session: Session, design_id: str, item_id: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
-
-
-def linked_partner_ids(session: Session, design_id: str) -> list[str]:
-    return list(
-        session.scalars(
-            select(DesignPartner.partner_id)
-            .where(DesignPartner.design_id == design_id)
-            .order_by(DesignPartner.created_at, DesignPartner.partner_id)
-        )
-    )
 
 
 def is_linked(session: Session, design_id: str, partner_id: str) -> bool:

@@ -181,10 +181,19 @@ def partner_can_view_design(session: Session, design_id: str, partner_id: str) -
 # --- designs ------------------------------------------------------------------------------------
 
 
+def design_read(session: Session, design_id: str) -> dict[str, Any]:
+    """The admin read of a design (``DesignRead`` with Python values) in three statements:
+    the design row, its BOM lines with item details, its linked partners. 404 when unknown."""
+    design = repository.design_row(session, design_id)
+    if design is None:
+        raise not_found("design", design_id)
+    design["bom"] = repository.bom_lines(session, design_id)
+    design["partners"] = repository.linked_partners(session, design_id)
+    return design
+
+
 def design_detail(session: Session, design: Design) -> dict[str, Any]:
     """The admin view of a design: its fields, BOM lines with item details and linked partners."""
-    partner_ids = repository.linked_partner_ids(session, design.id)
-    display = partners_service.partner_display(session, partner_ids)
     return {
         "id": design.id,
         "name": design.name,
@@ -201,7 +210,7 @@ def design_detail(session: Session, design: Design) -> dict[str, Any]:
         "created_at": design.created_at,
         "updated_at": design.updated_at,
         "bom": repository.bom_lines(session, design.id),
-        "partners": [display[pid] for pid in partner_ids if pid in display],
+        "partners": repository.linked_partners(session, design.id),
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from atelier.inventory import consumption as inventory_consumption
 from atelier.inventory.consumption_schemas import (
@@ -20,6 +20,7 @@ from atelier.inventory.consumption_schemas import (
 from atelier.inventory.models import ConsumptionType
 from atelier.platform.deps import DbSession, PartnerPrincipal
 from atelier.platform.http import IdPath, Limit, Offset
+from atelier.platform.rows import json_response
 from atelier.production import consumption, milestones, partner_views
 from atelier.production.completion import CompletionResult
 from atelier.production.lifecycle import RunStatus
@@ -56,9 +57,9 @@ def list_runs(
     role: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> PartnerRunList:
+) -> Response:
     """The caller's runs (filters status, run_type, role) with design and task progress."""
-    listing = partner_views.list_partner_runs(
+    listing = partner_views.partner_runs_body(
         session,
         _partner_id(partner),
         status=status,
@@ -67,15 +68,15 @@ def list_runs(
         limit=limit,
         offset=offset,
     )
-    return PartnerRunList.model_validate(listing)
+    return json_response(listing)
 
 
 @router.get("/{run_id}", response_model=PartnerRunEnvelope)
-def get_run(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> PartnerRunEnvelope:
+def get_run(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Response:
     """One of the caller's runs with design, snapshot, tasks, progress, related runs and the
     verbs the partner may use now (``allowed_actions``)."""
-    detail = partner_views.partner_run_detail(session, run_id, _partner_id(partner))
-    return PartnerRunEnvelope.model_validate(detail)
+    detail = partner_views.partner_run_body(session, run_id, _partner_id(partner))
+    return json_response(detail)
 
 
 @router.post("/{run_id}/accept", response_model=MessageRunResponse)

@@ -584,53 +584,6 @@ def approved_dependants(session: Session, run_id: str) -> list[ProductionRun]:
     return [r for r in rows if run_id in (r.depends_on_run_ids or [])]
 
 
-def partner_runs_page(
-    session: Session,
-    partner_id: str,
-    *,
-    status: str | None,
-    run_type: str | None,
-    role: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[tuple[ProductionRun, str, str | None]], int]:
-    """A partner's runs newest first with design name and thumbnail, and the total count."""
-    conditions: list[ColumnElement[bool]] = [ProductionRun.partner_id == partner_id]
-    if status is not None:
-        conditions.append(ProductionRun.status == status)
-    if run_type is not None:
-        conditions.append(ProductionRun.run_type == run_type)
-    if role is not None:
-        conditions.append(ProductionRun.role == role)
-    count = session.scalar(select(func.count(ProductionRun.id)).where(*conditions)) or 0
-    rows = session.execute(
-        select(ProductionRun, Design.name, Design.thumbnail_url)
-        .join(Design, Design.id == ProductionRun.design_id)
-        .where(*conditions)
-        .order_by(ProductionRun.created_at.desc(), ProductionRun.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return [(run, name, thumbnail) for run, name, thumbnail in rows], int(count)
-
-
-def family_of(session: Session, parent_id: str) -> list[ProductionRun]:
-    """The parent and all its children, in dispatch order."""
-    return list(
-        session.scalars(
-            select(ProductionRun)
-            .where(or_(ProductionRun.id == parent_id, ProductionRun.parent_run_id == parent_id))
-            .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
-        )
-    )
-
-
-def runs_by_ids(session: Session, ids: Sequence[str]) -> list[ProductionRun]:
-    if not ids:
-        return []
-    return list(session.scalars(select(ProductionRun).where(ProductionRun.id.in_(ids))))
-
-
 def dependants_waiting_on(session: Session, run_id: str) -> list[ProductionRun]:
     """Non-terminal runs whose ``depends_on_run_ids`` name ``run_id``."""
     rows = session.scalars(

@@ -7,7 +7,7 @@ SQLite the write session already holds the database write lock (``BEGIN IMMEDIAT
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -81,15 +81,35 @@ def waiting_on(session: Session, run: ProductionRun) -> tuple[str, ...]:
 
 
 def facts_of(session: Session, run: ProductionRun, *, with_dependencies: bool = False) -> RunFacts:
+    return facts_from(
+        {name: getattr(run, name) for name in FACT_FIELDS},
+        waiting_on(session, run) if with_dependencies else (),
+    )
+
+
+# The run fields the lifecycle decides on (besides what the run waits on).
+FACT_FIELDS = (
+    "status",
+    "partner_id",
+    "accepted_at",
+    "started_at",
+    "finished_at",
+    "dispatch_state",
+    "on_hold",
+)
+
+
+def facts_from(fields: Mapping[str, Any], waiting: tuple[str, ...] = ()) -> RunFacts:
+    """The lifecycle's facts from a run's ``FACT_FIELDS`` (an ORM run's or a read's row)."""
     return RunFacts(
-        status=RunStatus(run.status),
-        has_partner=run.partner_id is not None,
-        accepted=run.accepted_at is not None,
-        started=run.started_at is not None,
-        finished=run.finished_at is not None,
-        dispatch_state=run.dispatch_state,
-        waiting_on=waiting_on(session, run) if with_dependencies else (),
-        on_hold=run.on_hold,
+        status=RunStatus(fields["status"]),
+        has_partner=fields["partner_id"] is not None,
+        accepted=fields["accepted_at"] is not None,
+        started=fields["started_at"] is not None,
+        finished=fields["finished_at"] is not None,
+        dispatch_state=fields["dispatch_state"],
+        waiting_on=waiting,
+        on_hold=bool(fields["on_hold"]),
     )
 
 
@@ -122,6 +142,14 @@ def allowed_actions(
 ) -> list[str]:
     """What ``require`` would allow on the run now, among ``among`` (the buttons a UI shows)."""
     return [action.value for action, decision in decisions(session, run, among).items() if decision]
+
+
+def allowed_by_facts(
+    session: Session, facts: RunFacts, among: Sequence[Action] = tuple(Action)
+) -> list[str]:
+    """``allowed_actions`` for facts a read already has (no query but the cached policy)."""
+    policy = lifecycle_policy(session)
+    return [action.value for action in among if check(action, facts, policy)]
 
 
 def event_payload(run: ProductionRun, actor: Actor, **extra: Any) -> dict[str, Any]:

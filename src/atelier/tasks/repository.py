@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Row, Select, case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from atelier.platform.rows import RowShape
 from atelier.tasks.models import (
     OPEN_TASK_STATUSES,
     Task,
@@ -16,6 +18,11 @@ from atelier.tasks.models import (
     TaskStatus,
     TaskTemplate,
 )
+from atelier.tasks.schemas import TaskBase, TaskCommentRead
+
+# What the task reads show of a task and of a comment (columns in the schemas' field order).
+TASK_SHAPE = RowShape.of_schema(TaskBase, Task)
+COMMENT_SHAPE = RowShape.of_schema(TaskCommentRead, TaskComment)
 
 # --- categories ---------------------------------------------------------------------------------
 
@@ -151,6 +158,26 @@ def top_level_tasks(session: Session, run_id: str) -> list[Task]:
             .execution_options(populate_existing=True)
         )
     )
+
+
+def run_task_rows(session: Session, run_id: str) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Every task of the run, top-level and subtasks, in one statement (``TASK_SHAPE`` columns,
+    by position): subtasks are found by their run, not by a list of parent ids."""
+    return session.execute(
+        select(*TASK_SHAPE.columns)
+        .where(Task.production_run_id == run_id)
+        .order_by(Task.position, Task.created_at, Task.id)
+    ).all()
+
+
+def run_comment_rows(session: Session, run_id: str) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The comments on the run's top-level tasks, oldest first (``COMMENT_SHAPE`` columns)."""
+    return session.execute(
+        select(*COMMENT_SHAPE.columns)
+        .join(Task, Task.id == TaskComment.task_id)
+        .where(Task.production_run_id == run_id, Task.parent_task_id.is_(None))
+        .order_by(TaskComment.created_at, TaskComment.id)
+    ).all()
 
 
 def top_level_statuses(session: Session, run_id: str) -> list[str]:

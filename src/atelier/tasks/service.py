@@ -419,6 +419,34 @@ def tasks_for_run(session: Session, run_id: str) -> list[Task]:
     return repo.top_level_tasks(session, run_id)
 
 
+def task_tree(session: Session, run_id: str) -> list[dict[str, Any]]:
+    """The run's top-level tasks as ``TaskRead`` dicts (subtasks and comments inside), from two
+    statements whatever the number of tasks, subtasks and comments; values are Python
+    (datetimes), ready for ``platform.rows.json_response``."""
+    top: list[dict[str, Any]] = []
+    by_id: dict[str, dict[str, Any]] = {}
+    subtasks: list[dict[str, Any]] = []
+    for row in repo.run_task_rows(session, run_id):
+        task = repo.TASK_SHAPE.of(row)
+        if task["parent_task_id"] is None:
+            task["subtasks"] = []
+            task["comments"] = []
+            top.append(task)
+            by_id[task["id"]] = task
+        else:
+            subtasks.append(task)
+    for subtask in subtasks:
+        parent = by_id.get(subtask["parent_task_id"])
+        if parent is not None:
+            parent["subtasks"].append(subtask)
+    if top:
+        for row in repo.run_comment_rows(session, run_id):
+            comment = repo.COMMENT_SHAPE.of(row)
+            comment["comment"] = comment["body"]
+            by_id[comment["task_id"]]["comments"].append(comment)
+    return top
+
+
 def serialize_task(task: Task) -> dict[str, Any]:
     """A task (loaded with subtasks and comments) as the API shows it."""
     return TaskRead.model_validate(task).model_dump(mode="json")
