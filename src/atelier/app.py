@@ -132,10 +132,7 @@ def create_app(
                 seed_flows(session, settings)
         background = None
         if run_background:
-            from atelier.platform.statistics import refresh_at_startup
             from atelier.platform.worker import EmbeddedWorker
-
-            refresh_at_startup(db)
 
             background = EmbeddedWorker(db, settings)
             background.start()

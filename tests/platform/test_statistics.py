@@ -13,6 +13,7 @@ from atelier.platform.db import Database
 from atelier.platform.ids import new_id
 from atelier.platform.models import OutboxEvent
 from atelier.platform.scheduler import registry
+from atelier.platform.settings import Settings
 from atelier.platform.statistics import (
     MIN_ROWS,
     REFRESH_JOB,
@@ -92,3 +93,17 @@ def test_postgresql_is_left_to_autovacuum(db: Database, grow: Grow) -> None:
 
 def test_the_refresh_is_a_scheduled_job_of_the_app(app: FastAPI) -> None:
     assert REFRESH_JOB in {job.name for job in registry.all()}
+
+
+def test_a_starting_worker_refreshes_the_statistics(
+    db: Database, settings: Settings, grow: Grow
+) -> None:
+    if not db.is_sqlite:
+        pytest.skip("SQLite statistics")
+    from atelier.platform.worker import EmbeddedWorker
+
+    grow(MIN_ROWS + 50)
+    worker = EmbeddedWorker(db, settings, run_loops=False, scheduler_interval=3600)
+    worker.start()
+    worker.stop()
+    assert analysed(db, "outbox_events") is not None

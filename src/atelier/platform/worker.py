@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from atelier.platform import outbox
+from atelier.platform import outbox, statistics
 from atelier.platform.db import Database
 from atelier.platform.dispatcher import OutboxDispatcher
 from atelier.platform.identity import WorkerIdentity
@@ -92,6 +92,12 @@ class EmbeddedWorker:
             wake.clear()
         log.info("background loop stopped", extra={"loop": name})
 
+    def _refresh_statistics(self) -> None:
+        try:
+            statistics.refresh_at_startup(self.db)
+        except Exception:
+            log.exception("refreshing planner statistics failed")
+
     def start(self) -> None:
         if self._threads:
             return
@@ -111,6 +117,13 @@ class EmbeddedWorker:
             )
         )
         if self.scheduler is not None:
+            # The hourly statistics job may be up to an hour away; a database that grew while
+            # no worker ran gets its planner statistics now, off the start-up path.
+            self._threads.append(
+                threading.Thread(
+                    target=self._refresh_statistics, name="atelier-statistics", daemon=True
+                )
+            )
             self._threads.append(
                 threading.Thread(
                     target=self.scheduler.run_forever,
