@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,7 +18,12 @@ from atelier.platform.http import install_error_handlers
 from atelier.platform.logging import install_access_log_redaction
 from atelier.platform.metrics import HttpMetrics
 from atelier.platform.middleware import BodySizeLimit, JsonBodyCheck, UnhandledErrors
-from atelier.platform.runtime import tune_gc_for_serving, use_worker_threads
+from atelier.platform.runtime import (
+    WAKE_SOCKET_ENV,
+    tune_gc_for_serving,
+    use_worker_threads,
+    wake_parent_on_commit,
+)
 from atelier.platform.settings import Settings, get_settings, use_settings
 
 log = logging.getLogger(__name__)
@@ -187,10 +193,14 @@ def serve_app() -> FastAPI:
     """uvicorn factory for each process of ``atelier serve --workers N``.
 
     The parent process has migrated the database, created the bootstrap admin and seeded the
-    flows, and runs the embedded worker itself (``ATELIER_EMBEDDED_WORKER`` is false here).
+    flows, and runs the embedded worker itself (``ATELIER_EMBEDDED_WORKER`` is false here):
+    commits that queued events wake it through its socket.
     """
     from atelier.platform.logging import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    wake_socket = os.environ.get(WAKE_SOCKET_ENV)
+    if wake_socket:
+        wake_parent_on_commit(wake_socket)
     return create_app(settings, serving=True)

@@ -151,13 +151,16 @@ def _serve_processes(
 
     import uvicorn
 
+    from atelier.platform.runtime import WAKE_SOCKET_ENV, WakeListener
     from atelier.platform.worker import EmbeddedWorker
 
-    background = None
+    background = listener = None
     if settings.embedded_worker:
         _load_handlers()
         background = EmbeddedWorker(db, settings)
         background.start()
+        listener = WakeListener(background.wake)
+        os.environ[WAKE_SOCKET_ENV] = listener.path
     # Read by each worker process's settings (they start afresh from the environment).
     os.environ["ATELIER_EMBEDDED_WORKER"] = "false"
     try:
@@ -170,6 +173,8 @@ def _serve_processes(
             log_level=settings.log_level.lower(),
         )
     finally:
+        if listener is not None:
+            listener.close()
         if background is not None:
             background.stop()
         db.dispose()

@@ -11,14 +11,25 @@
   start-up into the permanent generation (``gc.freeze``) and raises the thresholds, so the
   cyclic collector neither walks the app's long-lived objects nor runs every 700 allocations
   in the middle of a request (see ``SERVER_GC_THRESHOLDS`` for the measurements).
+* **Wake-ups across processes.** With ``--workers N`` the dispatcher runs in the parent; the
+  HTTP processes wake it after commits that queued events (``WakeListener``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Callable
 
 import anyio.to_thread
+
+from atelier.platform import outbox
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +53,52 @@ def tune_gc_for_serving() -> None:
     gc.freeze()
     gc.set_threshold(*SERVER_GC_THRESHOLDS)
     log.debug("gc frozen", extra={"frozen": gc.get_freeze_count()})
+
+
+# ``atelier serve --workers N``: the HTTP processes wake the parent's dispatcher through a Unix
+# datagram socket whose path the parent passes down in this variable.
+WAKE_SOCKET_ENV = "ATELIER_WAKE_SOCKET"
+
+
+class WakeListener:
+    """The parent's end: every datagram calls ``wake`` (the embedded worker's)."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+        self._dir = tempfile.mkdtemp(prefix="atelier-wake-")
+        self.path = os.path.join(self._dir, "wake.sock")
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(self.path)
+        self._sock.settimeout(0.5)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="atelier-wake", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._sock.recv(16)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._wake()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        self._sock.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def wake_parent_on_commit(path: str) -> None:
+    """In an HTTP process: after each commit that queued events, nudge the parent's dispatcher
+    (best effort: a lost datagram only means the next poll delivers)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+
+    def _send() -> None:
+        with contextlib.suppress(OSError):
+            sock.sendto(b"w", path)
+
+    outbox.on_events_committed(_send)
