@@ -27,6 +27,7 @@ from bench.common import (
     admin_token,
     dbapi_connect,
     fresh_database,
+    is_sqlite,
     iso_datetime,
     json_value,
     run_wrk,
@@ -164,8 +165,7 @@ def scenario_query(name: str, ids: dict[str, Any]) -> dict[str, Any]:
 
 
 def _where(conn: Any, name: str, ids: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The same predicates the repository builds, written by hand (search ids resolved first
-    from the small tables, then matched as literal lists)."""
+    """The same predicates the repository builds, written by hand."""
     query = scenario_query(name, ids)
     selective = "partner_id" in query or "q" in query
     clauses = ["COALESCE(r.parent_run_id, '') = ''" if selective else "r.parent_run_id IS NULL"]
@@ -178,30 +178,20 @@ def _where(conn: Any, name: str, ids: dict[str, Any]) -> tuple[str, list[Any]]:
         clauses.append("r.partner_id = ?")
         params.append(query["partner_id"])
     if "q" in query:
-        pattern = f"%{query['q'].lower()}%"
-        design_ids = [
-            r["id"]
-            for r in sql_rows(
-                conn, "SELECT id FROM designs WHERE lower(name) LIKE ? ESCAPE '\\'", [pattern]
+        # The repository's search (a word: names only) through the trigram index.
+        if is_sqlite(conn):
+            clauses.append(
+                "r.id IN (SELECT s.run_id FROM production_run_search s WHERE s.id IN"
+                " (SELECT rowid FROM production_run_search_fts"
+                " WHERE production_run_search_fts MATCH ?))"
             )
-        ]
-        partner_ids = [
-            r["id"]
-            for r in sql_rows(
-                conn,
-                "SELECT id FROM partners WHERE lower(name) LIKE ? ESCAPE '\\'"
-                " OR lower(handle) LIKE ? ESCAPE '\\'",
-                [pattern, pattern],
+            params.append('{design_name partner_name partner_handle}: "' + query["q"] + '"')
+        else:
+            clauses.append(
+                "r.id IN (SELECT run_id FROM production_run_search WHERE design_name ILIKE ?"
+                " OR partner_name ILIKE ? OR partner_handle ILIKE ?)"
             )
-        ]
-        terms = []
-        if design_ids:
-            terms.append(f"r.design_id IN ({', '.join('?' for _ in design_ids)})")
-            params += design_ids
-        if partner_ids:
-            terms.append(f"r.partner_id IN ({', '.join('?' for _ in partner_ids)})")
-            params += partner_ids
-        clauses.append("(" + (" OR ".join(terms) or "1 = 0") + ")")
+            params += [f"%{query['q']}%"] * 3
     return " AND ".join(clauses), params
 
 
@@ -220,20 +210,31 @@ def _row(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def bare_list(conn: Any, ids: dict[str, Any]) -> dict[str, Any]:
-    """Count + one joined page, like the app (two queries), rendered to JSON-ready dicts."""
+    """Count + one joined page, like the app (two queries; a search: one, the page carrying a
+    window count), rendered to JSON-ready dicts."""
     where, params = _where(conn, ids["scenario"], ids)
-    [count] = sql_rows(conn, f"SELECT count(*) AS n FROM production_runs r WHERE {where}", params)
+    search = "q" in scenario_query(ids["scenario"], ids)
     rows = sql_rows(
         conn,
         "SELECT r.*, d.name AS design_name, p.name AS partner_name, p.handle AS partner_handle"
-        " FROM production_runs r JOIN designs d ON d.id = r.design_id"
+        + (", count(*) OVER () AS total_count" if search else "")
+        + " FROM production_runs r JOIN designs d ON d.id = r.design_id"
         " LEFT JOIN partners p ON p.id = r.partner_id"
         f" WHERE {where} ORDER BY r.created_at DESC, r.id DESC LIMIT {LIMIT} OFFSET 0",
         params,
     )
+    if search:
+        count = rows[0].pop("total_count") if rows else 0
+        for row in rows[1:]:
+            del row["total_count"]
+    else:
+        [total] = sql_rows(
+            conn, f"SELECT count(*) AS n FROM production_runs r WHERE {where}", params
+        )
+        count = total["n"]
     return {
         "production_runs": [_row(r) for r in rows],
-        "count": count["n"],
+        "count": count,
         "limit": LIMIT,
         "offset": 0,
     }

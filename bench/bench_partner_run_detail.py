@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,6 @@ from sqlalchemy.orm import Session
 from bench.common import (
     ENV_KEY_BARE,
     ENV_KEY_SEED,
-    ROOT,
     dbapi_connect,
     free_port,
     fresh_database,
@@ -41,6 +39,7 @@ from bench.common import (
     json_value,
     run_wrk,
     seed_database,
+    served,
     sql_rows,
 )
 
@@ -446,27 +445,8 @@ def server(factory: str, env: dict[str, str], ready: str) -> Iterator[tuple[str,
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"]
-    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{factory} exited with {proc.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base + ready, timeout=2).status_code < 500:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{factory} did not start")
-            time.sleep(0.2)
-        yield base, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with served(command, env, f"http://127.0.0.1:{port}", ready) as out:
+        yield out
 
 
 def rss_kib(pid: int) -> int:

@@ -95,7 +95,11 @@ def dbapi_connect(url: str) -> Any:
         import sqlite3
 
         conn = sqlite3.connect(url.split("///", 1)[1], check_same_thread=False)
+        # The app's connection settings (platform.db), so writes cost the same on both sides.
         conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
         return conn
     import psycopg
 
@@ -104,14 +108,14 @@ def dbapi_connect(url: str) -> Any:
 
 def sql_rows(conn: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """Rows as dicts; write ``?`` placeholders, they become ``%s`` on PostgreSQL."""
-    if not _is_sqlite(conn):
+    if not is_sqlite(conn):
         sql = sql.replace("?", "%s")
     cur = conn.execute(sql, list(params))
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _is_sqlite(conn: Any) -> bool:
+def is_sqlite(conn: Any) -> bool:
     return type(conn).__module__.startswith("sqlite3")
 
 
@@ -135,22 +139,33 @@ def iso_datetime(value: Any) -> str | None:
 
 
 def bare_app() -> Any:
-    """uvicorn factory: a plain ASGI callable answering GET ``/bare`` with the handler's JSON.
+    """uvicorn factory: a plain ASGI callable answering with the handler's JSON.
 
-    No framework, ORM, auth or validation. Like FastAPI's sync endpoints, the handler runs in
-    anyio's worker-thread pool, each thread with its own raw DB-API connection, so both sides
-    get the same concurrency on the same driver."""
+    ``ATELIER_BENCH_BARE`` is one ``module:function`` (served at ``/bare``) or a JSON object
+    ``{name: "module:function"}`` (served at ``/bare/<name>``, any method). No framework, ORM,
+    auth or validation. The handler runs in a worker thread, each thread with its own raw
+    DB-API connection; ``ATELIER_BENCH_FLOOR_THREADS`` caps the threads (default: anyio's 40,
+    like FastAPI's sync endpoints; 1 is the floor's best model on SQLite)."""
     import threading
 
+    import anyio
     import anyio.to_thread
 
-    module_name, _, attr = os.environ[ENV_KEY_BARE].partition(":")
-    handler: BareHandler = getattr(importlib.import_module(module_name), attr)
-    ids = json.loads(os.environ[ENV_KEY_SEED])
+    spec = os.environ[ENV_KEY_BARE]
+    routes = json.loads(spec) if spec.startswith("{") else {"": spec}
+    handlers: dict[str, BareHandler] = {}
+    for name, target in routes.items():
+        module_name, _, attr = target.partition(":")
+        path = f"/bare/{name}" if name else "/bare"
+        handlers[path] = getattr(importlib.import_module(module_name), attr)
+    seed = os.environ[ENV_KEY_SEED]  # JSON, or "@path" of a JSON file (big id lists)
+    ids = json.loads(Path(seed[1:]).read_text() if seed.startswith("@") else seed)
     url = os.environ["ATELIER_DATABASE_URL"]
+    threads = os.environ.get("ATELIER_BENCH_FLOOR_THREADS")
+    limiter: list[Any] = []
     local = threading.local()
 
-    def work() -> bytes:
+    def work(handler: BareHandler) -> bytes:
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = dbapi_connect(url)
@@ -161,11 +176,24 @@ def bare_app() -> Any:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    if threads:
+                        limiter.append(anyio.CapacityLimiter(int(threads)))
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        body = await anyio.to_thread.run_sync(work)
+        handler = handlers.get(scope["path"])
+        if handler is None:
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        more = True
+        while more:  # read (and drop) the request body
+            message = await receive()
+            more = message.get("more_body", False)
+        body = await anyio.to_thread.run_sync(
+            work, handler, limiter=limiter[0] if limiter else None
+        )
         await send(
             {
                 "type": "http.response.start",
@@ -192,28 +220,38 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def uvicorn_server(
-    factory: str, env: dict[str, str], *, ready_path: str = "/health"
+    factory: str, env: dict[str, str], *, ready_path: str = "/health", workers: int = 1
 ) -> Iterator[str]:
-    """Run ``uvicorn --factory <factory>`` (one worker) on a free port; yields its base URL."""
+    """Run ``uvicorn --factory <factory>`` on a free port; yields its base URL."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"]
+    command += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
+    command += ["--log-level", "warning"]
+    with served(command, env, f"http://127.0.0.1:{port}", ready_path) as (base, _pid):
+        yield base
+
+
+@contextlib.contextmanager
+def served(
+    command: list[str], env: dict[str, str], base: str, ready_path: str
+) -> Iterator[tuple[str, int]]:
+    """Start ``command``, wait until ``base + ready_path`` answers below 500; yields (base URL,
+    pid); terminates it on exit."""
     proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{factory} exited with {proc.returncode}")
+                raise RuntimeError(f"{command[:4]} exited with {proc.returncode}")
             try:
                 if httpx.get(base + ready_path, timeout=2).status_code < 500:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{factory} did not start")
-            time.sleep(0.2)
-        yield base
+                raise RuntimeError(f"{command[:4]} did not start")
+            time.sleep(0.05)
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:
@@ -230,6 +268,12 @@ class WrkResult:
     requests: int
     errors: int
     raw: str = field(repr=False)
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def run_wrk(
@@ -239,11 +283,15 @@ def run_wrk(
     duration: int = 10,
     connections: int = 16,
     threads: int = 2,
+    script: str | None = None,
 ) -> WrkResult:
-    """Drive ``url`` with wrk for ``duration`` seconds and parse its summary."""
+    """Drive ``url`` with wrk for ``duration`` seconds and parse its summary (with the latency
+    distribution); ``script`` is a wrk Lua script (e.g. POST bodies)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s"]
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script:
+        command += ["-s", script]
     for key, value in (headers or {}).items():
         command += ["-H", f"{key}: {value}"]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
@@ -255,12 +303,18 @@ def run_wrk(
     errors = int(non_2xx.group(1)) if non_2xx else 0
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
+    percentiles = {
+        m.group(1): _ms(m.group(2), m.group(3))
+        for m in re.finditer(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.MULTILINE)
+    }
     return WrkResult(
         requests_per_sec=float(rps.group(1)) if rps else 0.0,
         latency_avg=latency.group(1) if latency else "?",
         requests=int(total.group(1)) if total else 0,
         errors=errors,
         raw=out,
+        p50_ms=percentiles.get("50", 0.0),
+        p99_ms=percentiles.get("99", 0.0),
     )
 
 

@@ -60,6 +60,14 @@ class TestSearch:
         assert _ids(admin, q=run_id[-10:].upper()) == [run_id]
         assert _ids(admin, q=run_id[4:]) == [run_id]
 
+    def test_count_of_a_page_past_the_end(self, admin: TestClient, world: dict[str, Any]) -> None:
+        params = {"q": "ikat", "include_children": True}
+        assert admin.get("/admin/production-runs", params=params).json()["count"] == 2
+        body = admin.get("/admin/production-runs", params={**params, "offset": 5}).json()
+        assert (body["count"], body["production_runs"]) == (2, [])
+        body = admin.get("/admin/production-runs", params={"q": "nothing-like-it"}).json()
+        assert (body["count"], body["production_runs"]) == (0, [])
+
     def test_a_word_does_not_scan_ids(self, admin: TestClient, world: dict[str, Any]) -> None:
         assert _ids(admin, q="zzzz") == []
         assert _ids(admin, q='"quoted"') == []

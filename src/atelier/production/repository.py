@@ -233,18 +233,23 @@ def _list_columns() -> list[ColumnElement[Any]]:
 
 
 _LIST_COLUMNS = _list_columns()
+_TOTAL = "_total_count"
 
 
 def list_page(
     session: Session, filters: RunFilters, *, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """The admin list's page as plain dicts keyed (and ordered) like ``ProductionRunRow``, and
-    the total count: two statements whatever the page size (three or four for a search of
-    fewer than three characters), no ORM objects."""
+    the total count, without ORM objects: two statements (count, page) whatever the page
+    size. A search reads its matches once: the page carries the total as a window count (one
+    statement; a second only for a page past the end). A search shorter than three
+    characters first looks its names up (two more)."""
     conditions = _conditions(session, filters)
-    total = session.scalar(select(func.count()).select_from(ProductionRun).where(*conditions))
+    columns = list(_LIST_COLUMNS)
+    if filters.q:
+        columns.append(func.count().over().label(_TOTAL))
     stmt = (
-        select(*_LIST_COLUMNS)
+        select(*columns)
         .select_from(ProductionRun)
         .join(Design, Design.id == ProductionRun.design_id)
         .outerjoin(Partner, Partner.id == ProductionRun.partner_id)
@@ -252,7 +257,15 @@ def list_page(
     )
     stmt = _ordered(stmt, filters).limit(limit).offset(offset)
     rows = [dict(row) for row in session.execute(stmt).mappings()]
-    return rows, int(total or 0)
+    if filters.q and rows:
+        total = int(rows[0][_TOTAL])
+        for row in rows:
+            del row[_TOTAL]
+        return rows, total
+    if filters.q and offset == 0:
+        return rows, 0
+    count = select(func.count()).select_from(ProductionRun).where(*conditions)
+    return rows, int(session.scalar(count) or 0)
 
 
 def page_rows(
