@@ -368,7 +368,7 @@ class Bench:
                 "threads": args.threads,
             }
             path = self.path(ids)
-            with uvicorn_server("atelier.app:create_app", env) as base:
+            with uvicorn_server("atelier.app:serve_app", env) as base:
                 headers = self.headers(ids, admin_token(base))
                 app_body = httpx.get(base + path, headers=headers, timeout=30)
                 app_body.raise_for_status()
