@@ -108,6 +108,27 @@ class TestSearch:
         assert response.status_code == 200, response.text
         assert set(_ids(admin, q="loom ho")) == {world["wrap_loom"], world["stole_none"]}
 
+    def test_status_and_parent_follow_the_run(
+        self, admin: TestClient, world: dict[str, Any]
+    ) -> None:
+        stole = world["stole_none"]
+        assert _ids(admin, q="ikat", status="approved") == []
+        split = approve(admin, stole, assignments=[{"partner_id": world["loom"].id, "quantity": 1}])
+        child = split["children"][0]["id"]
+        assert set(_ids(admin, q="ikat st", status="approved")) == {stole, child}
+        top = admin.get("/admin/production-runs", params={"q": "ikat st", "status": "approved"})
+        assert [r["id"] for r in top.json()["production_runs"]] == [stole]
+        assert _ids(admin, q="ikat", status="pending_review") == [world["stole_needle"]]
+
+    def test_fast_and_general_paths_agree(self, admin: TestClient, world: dict[str, Any]) -> None:
+        for sort in ("created_at", "-created_at"):
+            fast = _ids(admin, q="ikat", sort=sort)
+            general = _ids(admin, q="ikat", sort=sort, run_type="production")
+            assert fast == general and len(fast) == 2
+        assert _ids(admin, q="ikat", sort="-created_at") == _ids(admin, q="ikat", limit=1) + _ids(
+            admin, q="ikat", limit=1, offset=1
+        )
+
     def test_index_is_current_inside_the_writing_transaction(
         self, db: Database, world: dict[str, Any]
     ) -> None:

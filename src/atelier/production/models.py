@@ -173,3 +173,7 @@ class ProductionRunSearch(Base):
     design_name: Mapped[str | None] = mapped_column(Text)
     partner_name: Mapped[str | None] = mapped_column(Text)
     partner_handle: Mapped[str | None] = mapped_column(Text)
+    # The run's list columns, so a search is counted and sorted here (see search_index).
+    status: Mapped[str | None] = mapped_column(String(32))
+    top_level: Mapped[bool | None] = mapped_column()
+    created_at: Mapped[datetime | None] = mapped_column()

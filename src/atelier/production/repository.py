@@ -116,28 +116,25 @@ def _search(session: Session, q: str) -> ColumnElement[bool]:
         return true()
     if len(q) < search_index.MIN_LENGTH:
         return _short_search(session, q, scan_ids=id_match == "scan")
+    matches = select(ProductionRunSearch.run_id).where(_index_match(session, q))
+    return ProductionRun.id.in_(matches)
+
+
+def _index_match(session: Session, q: str) -> ColumnElement[bool]:
+    """The search rows matching ``q`` (at least three characters), through the trigram index."""
     columns = ["design_name", "partner_name", "partner_handle"]
-    if id_match == "scan":
+    if run_id_match(q) == "scan":
         columns.insert(0, "run_id")
     index = ProductionRunSearch
     if session.get_bind().dialect.name == "postgresql":
         pattern = _like_pattern(q)
-        matches = select(index.run_id).where(
-            or_(*(getattr(index, c).ilike(pattern, escape="\\") for c in columns))
-        )
-    else:
-        phrase = '"' + q.replace('"', '""') + '"'
-        fts = table(search_index.FTS_TABLE, column("rowid"))
-        matches = select(index.run_id).where(
-            index.id.in_(
-                select(fts.c.rowid).where(
-                    literal_column(search_index.FTS_TABLE).op("MATCH")(
-                        literal("{" + " ".join(columns) + "}: " + phrase)
-                    )
-                )
-            )
-        )
-    return ProductionRun.id.in_(matches)
+        return or_(*(getattr(index, c).ilike(pattern, escape="\\") for c in columns))
+    phrase = '"' + q.replace('"', '""') + '"'
+    fts = table(search_index.FTS_TABLE, column("rowid"))
+    match = literal_column(search_index.FTS_TABLE).op("MATCH")(
+        literal("{" + " ".join(columns) + "}: " + phrase)
+    )
+    return index.id.in_(select(fts.c.rowid).where(match))
 
 
 def _short_search(session: Session, q: str, *, scan_ids: bool) -> ColumnElement[bool]:
@@ -242,30 +239,94 @@ def list_page(
     """The admin list's page as plain dicts keyed (and ordered) like ``ProductionRunRow``, and
     the total count, without ORM objects: two statements (count, page) whatever the page
     size. A search reads its matches once: the page carries the total as a window count (one
-    statement; a second only for a page past the end). A search shorter than three
+    statement; a second only for a page past the end); filtered by status only and sorted by
+    creation it is counted and cut on the search table alone. A search shorter than three
     characters first looks its names up (two more)."""
+    if _searchable_alone(filters):
+        return _search_page(session, filters, limit=limit, offset=offset)
     conditions = _conditions(session, filters)
     columns = list(_LIST_COLUMNS)
     if filters.q:
         columns.append(func.count().over().label(_TOTAL))
-    stmt = (
-        select(*columns)
-        .select_from(ProductionRun)
-        .join(Design, Design.id == ProductionRun.design_id)
-        .outerjoin(Partner, Partner.id == ProductionRun.partner_id)
-        .where(*conditions)
-    )
+    stmt = _joined(select(*columns).select_from(ProductionRun)).where(*conditions)
     stmt = _ordered(stmt, filters).limit(limit).offset(offset)
+    count = select(func.count()).select_from(ProductionRun).where(*conditions)
+    if filters.q:
+        return _with_window_total(session, stmt, count, offset)
     rows = [dict(row) for row in session.execute(stmt).mappings()]
-    if filters.q and rows:
+    return rows, int(session.scalar(count) or 0)
+
+
+def _joined(stmt: _Stmt) -> _Stmt:
+    return stmt.join(Design, Design.id == ProductionRun.design_id).outerjoin(
+        Partner, Partner.id == ProductionRun.partner_id
+    )
+
+
+def _with_window_total(
+    session: Session, stmt: Select[Any], count: Select[Any], offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    rows = [dict(row) for row in session.execute(stmt).mappings()]
+    if rows:
         total = int(rows[0][_TOTAL])
         for row in rows:
             del row[_TOTAL]
         return rows, total
-    if filters.q and offset == 0:
-        return rows, 0
-    count = select(func.count()).select_from(ProductionRun).where(*conditions)
-    return rows, int(session.scalar(count) or 0)
+    return rows, 0 if offset == 0 else int(session.scalar(count) or 0)
+
+
+def _searchable_alone(filters: RunFilters) -> bool:
+    """A trigram search, top-level or all runs, maybe by status, newest or oldest first: the
+    search table holds every column that takes."""
+    q = filters.q or ""
+    return (
+        len(q) >= search_index.MIN_LENGTH
+        and run_id_match(q) != "all"
+        and filters.sort == "created_at"
+        and not (
+            filters.partner_id
+            or filters.design_id
+            or filters.order_id
+            or filters.run_type
+            or filters.parent_run_id
+            or filters.ids
+        )
+    )
+
+
+def _search_page(
+    session: Session, filters: RunFilters, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Count, sort and cut on the narrow search table; read only the page's runs."""
+    index = ProductionRunSearch
+    conditions = [_index_match(session, filters.q or "")]
+    if filters.statuses:
+        conditions.append(index.status.in_(filters.statuses))
+    if not filters.include_children:
+        conditions.append(index.top_level.is_(True))
+    if filters.descending:
+        order = (index.created_at.desc(), index.run_id.desc())
+    else:
+        order = (index.created_at.asc(), index.run_id.asc())
+    page = (
+        select(index.run_id, index.created_at, func.count().over().label(_TOTAL))
+        .where(*conditions)
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
+    stmt = _joined(
+        select(*_LIST_COLUMNS, page.c[_TOTAL])
+        .select_from(page)
+        .join(ProductionRun, ProductionRun.id == page.c.run_id)
+    )
+    if filters.descending:
+        stmt = stmt.order_by(page.c.created_at.desc(), page.c.run_id.desc())
+    else:
+        stmt = stmt.order_by(page.c.created_at.asc(), page.c.run_id.asc())
+    count = select(func.count()).select_from(index).where(*conditions)
+    return _with_window_total(session, stmt, count, offset)
 
 
 def page_rows(

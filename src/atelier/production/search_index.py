@@ -1,11 +1,14 @@
 """The admin list's search index: run id, design name and partner name/handle per run.
 
 ``production_run_search`` holds one row per run (``run_id`` unique, an integer key for the
-index). The database keeps it current, in the same transaction as the change, with triggers:
-a run inserted, re-pointed at another design or partner, or deleted; a design renamed; a
-partner renamed or re-handled. Triggers cover every writer (the API, order webhooks, bulk SQL,
-the demo) and a rename costs one UPDATE over that design's or partner's runs. Like an index,
-the table belongs to no service: ``production`` owns it and nothing writes it by hand.
+index) with the run's ``status``, ``top_level`` and ``created_at``, so a search filtered by
+status and sorted by creation (the list's default) is counted and paged on this narrow table
+alone; only the page's runs are read. The database keeps it current, in the same transaction
+as the change, with triggers: a run inserted, re-pointed at another design or partner, moved
+to another status or parent, or deleted; a design renamed; a partner renamed or re-handled.
+Triggers cover every writer (the API, order webhooks, bulk SQL, the demo) and a rename costs
+one UPDATE over that design's or partner's runs. Like an index, the table belongs to no
+service: ``production`` owns it and nothing writes it by hand.
 
 - SQLite: an FTS5 table with the trigram tokenizer (case-insensitive substring matches)
   over the search table as external content.
@@ -44,6 +47,9 @@ _NAMES = (
     "(SELECT handle FROM partners WHERE id = new.partner_id)"
 )
 _FTS_VALUES = "{0}.id, {0}.run_id, {0}.design_name, {0}.partner_name, {0}.partner_handle"
+# The list's columns copied from the run ("top-level" as the list means it: no parent id).
+_LIST_COLUMNS = "status, top_level, created_at"
+_LIST_VALUES = "{0}.status, coalesce({0}.parent_run_id, '') = '', {0}.created_at"
 
 SQLITE_CREATE = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
@@ -55,19 +61,25 @@ SQLITE_CREATE = (
     f"CREATE TRIGGER IF NOT EXISTS {TABLE}_ad AFTER DELETE ON {TABLE} BEGIN "
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {', '.join(COLUMNS)}) "
     f"VALUES ('delete', {_FTS_VALUES.format('old')}); END",
-    f"CREATE TRIGGER IF NOT EXISTS {TABLE}_au AFTER UPDATE ON {TABLE} BEGIN "
+    f"CREATE TRIGGER IF NOT EXISTS {TABLE}_au AFTER UPDATE OF {', '.join(COLUMNS)} ON {TABLE} "
+    "BEGIN "
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {', '.join(COLUMNS)}) "
     f"VALUES ('delete', {_FTS_VALUES.format('old')}); "
     f"INSERT INTO {FTS_TABLE}(rowid, {', '.join(COLUMNS)}) VALUES ({_FTS_VALUES.format('new')}); "
     "END",
     # The content table follows runs, designs and partners.
     f"CREATE TRIGGER IF NOT EXISTS {TABLE}_run_ai AFTER INSERT ON production_runs BEGIN "
-    f"INSERT INTO {TABLE}(run_id, design_name, partner_name, partner_handle) "
-    f"VALUES (new.id, {_NAMES}); END",
+    f"INSERT INTO {TABLE}(run_id, design_name, partner_name, partner_handle, {_LIST_COLUMNS}) "
+    f"VALUES (new.id, {_NAMES}, {_LIST_VALUES.format('new')}); END",
     f"CREATE TRIGGER IF NOT EXISTS {TABLE}_run_au AFTER UPDATE OF design_id, partner_id "
     "ON production_runs WHEN old.design_id IS NOT new.design_id "
     "OR old.partner_id IS NOT new.partner_id BEGIN "
     f"UPDATE {TABLE} SET (design_name, partner_name, partner_handle) = (SELECT {_NAMES}) "
+    "WHERE run_id = new.id; END",
+    f"CREATE TRIGGER IF NOT EXISTS {TABLE}_run_status_au AFTER UPDATE OF status, parent_run_id "
+    "ON production_runs WHEN old.status IS NOT new.status "
+    "OR old.parent_run_id IS NOT new.parent_run_id BEGIN "
+    f"UPDATE {TABLE} SET ({_LIST_COLUMNS}) = (SELECT {_LIST_VALUES.format('new')}) "
     "WHERE run_id = new.id; END",
     f"CREATE TRIGGER IF NOT EXISTS {TABLE}_run_ad AFTER DELETE ON production_runs BEGIN "
     f"DELETE FROM {TABLE} WHERE run_id = old.id; END",
@@ -81,7 +93,14 @@ SQLITE_CREATE = (
     "WHERE run_id IN (SELECT id FROM production_runs WHERE partner_id = new.id); END",
 )
 
-SQLITE_DROP = (f"DROP TABLE IF EXISTS {FTS_TABLE}",)
+SQLITE_DROP = (
+    f"DROP TABLE IF EXISTS {FTS_TABLE}",
+    *(
+        f"DROP TRIGGER IF EXISTS {TABLE}_{name}"
+        for name in ("ai", "ad", "au", "run_ai", "run_au", "run_status_au", "run_ad")
+    ),
+    *(f"DROP TRIGGER IF EXISTS {TABLE}_{name}" for name in ("design_au", "partner_au")),
+)
 
 _PG_NAMES = (
     "(SELECT name FROM designs WHERE id = NEW.design_id), "
@@ -98,12 +117,19 @@ BEGIN
   END IF;
   IF TG_OP = 'UPDATE' AND OLD.design_id IS NOT DISTINCT FROM NEW.design_id
      AND OLD.partner_id IS NOT DISTINCT FROM NEW.partner_id THEN
+    IF OLD.status IS DISTINCT FROM NEW.status
+       OR OLD.parent_run_id IS DISTINCT FROM NEW.parent_run_id THEN
+      UPDATE {TABLE} SET status = NEW.status,
+        top_level = coalesce(NEW.parent_run_id, '') = '' WHERE run_id = NEW.id;
+    END IF;
     RETURN NULL;
   END IF;
-  INSERT INTO {TABLE} (run_id, design_name, partner_name, partner_handle)
-  VALUES (NEW.id, {_PG_NAMES})
+  INSERT INTO {TABLE} (run_id, design_name, partner_name, partner_handle, {_LIST_COLUMNS})
+  VALUES (NEW.id, {_PG_NAMES}, {_LIST_VALUES.format("NEW")})
   ON CONFLICT (run_id) DO UPDATE SET design_name = EXCLUDED.design_name,
-    partner_name = EXCLUDED.partner_name, partner_handle = EXCLUDED.partner_handle;
+    partner_name = EXCLUDED.partner_name, partner_handle = EXCLUDED.partner_handle,
+    status = EXCLUDED.status, top_level = EXCLUDED.top_level,
+    created_at = EXCLUDED.created_at;
   RETURN NULL;
 END $$""",
     f"""CREATE OR REPLACE FUNCTION {TABLE}_on_design() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -123,7 +149,8 @@ BEGIN
   RETURN NULL;
 END $$""",
     f"DROP TRIGGER IF EXISTS {TABLE}_run ON production_runs",
-    f"CREATE TRIGGER {TABLE}_run AFTER INSERT OR DELETE OR UPDATE OF design_id, partner_id "
+    f"CREATE TRIGGER {TABLE}_run AFTER INSERT OR DELETE "
+    "OR UPDATE OF design_id, partner_id, status, parent_run_id "
     f"ON production_runs FOR EACH ROW EXECUTE FUNCTION {TABLE}_on_run()",
     f"DROP TRIGGER IF EXISTS {TABLE}_design ON designs",
     f"CREATE TRIGGER {TABLE}_design AFTER UPDATE OF name ON designs "
@@ -143,8 +170,8 @@ POSTGRESQL_DROP = (
 )
 
 BACKFILL = (
-    f"INSERT INTO {TABLE} (run_id, design_name, partner_name, partner_handle) "
-    "SELECT r.id, d.name, p.name, p.handle FROM production_runs r "
+    f"INSERT INTO {TABLE} (run_id, design_name, partner_name, partner_handle, {_LIST_COLUMNS}) "
+    f"SELECT r.id, d.name, p.name, p.handle, {_LIST_VALUES.format('r')} FROM production_runs r "
     "LEFT JOIN designs d ON d.id = r.design_id LEFT JOIN partners p ON p.id = r.partner_id"
 )
 

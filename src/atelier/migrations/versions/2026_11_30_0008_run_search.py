@@ -1,4 +1,4 @@
-"""production_run_search: the admin list's search index (FTS5 trigram / pg_trgm), backfilled
+"""production_run_search: the admin list's search table (index and backfill: 0011)
 
 Revision ID: 0008
 Revises: 0007
@@ -9,8 +9,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-from atelier.production import search_index
 
 revision: str = "0008"
 down_revision: str | Sequence[str] | None = "0007"
@@ -29,12 +27,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_production_run_search")),
         sa.UniqueConstraint("run_id", name=op.f("uq_production_run_search_run_id")),
     )
-    bind = op.get_bind()
-    search_index.create(bind)
-    # Existing runs: the content table's own triggers fill the FTS index as rows arrive.
-    bind.exec_driver_sql(search_index.BACKFILL)
+    # The index, its triggers and the backfill are (re)built by 0011, with the list columns.
 
 
 def downgrade() -> None:
-    search_index.drop(op.get_bind())
     op.drop_table("production_run_search")
