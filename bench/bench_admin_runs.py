@@ -177,21 +177,6 @@ def _where(conn: Any, name: str, ids: dict[str, Any]) -> tuple[str, list[Any]]:
     if "partner_id" in query:
         clauses.append("r.partner_id = ?")
         params.append(query["partner_id"])
-    if "q" in query:
-        # The repository's search (a word: names only) through the trigram index.
-        if is_sqlite(conn):
-            clauses.append(
-                "r.id IN (SELECT s.run_id FROM production_run_search s WHERE s.id IN"
-                " (SELECT rowid FROM production_run_search_fts"
-                " WHERE production_run_search_fts MATCH ?))"
-            )
-            params.append('{design_name partner_name partner_handle}: "' + query["q"] + '"')
-        else:
-            clauses.append(
-                "r.id IN (SELECT run_id FROM production_run_search WHERE design_name ILIKE ?"
-                " OR partner_name ILIKE ? OR partner_handle ILIKE ?)"
-            )
-            params += [f"%{query['q']}%"] * 3
     return " AND ".join(clauses), params
 
 
@@ -209,25 +194,54 @@ def _row(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def bare_list(conn: Any, ids: dict[str, Any]) -> dict[str, Any]:
-    """Count + one joined page, like the app (two queries; a search: one, the page carrying a
-    window count), rendered to JSON-ready dicts."""
-    where, params = _where(conn, ids["scenario"], ids)
-    search = "q" in scenario_query(ids["scenario"], ids)
-    rows = sql_rows(
-        conn,
-        "SELECT r.*, d.name AS design_name, p.name AS partner_name, p.handle AS partner_handle"
-        + (", count(*) OVER () AS total_count" if search else "")
-        + " FROM production_runs r JOIN designs d ON d.id = r.design_id"
-        " LEFT JOIN partners p ON p.id = r.partner_id"
-        f" WHERE {where} ORDER BY r.created_at DESC, r.id DESC LIMIT {LIMIT} OFFSET 0",
-        params,
-    )
-    if search:
-        count = rows[0].pop("total_count") if rows else 0
-        for row in rows[1:]:
-            del row["total_count"]
+_SEARCH = (
+    "WITH page AS (SELECT s.run_id, s.created_at, count(*) OVER () AS total_count"
+    " FROM production_run_search s WHERE {match} AND s.status IN ({statuses})"
+    " AND s.top_level ORDER BY s.created_at DESC, s.run_id DESC LIMIT {limit})"
+    " SELECT r.*, d.name AS design_name, p.name AS partner_name, p.handle AS partner_handle,"
+    " page.total_count FROM page JOIN production_runs r ON r.id = page.run_id"
+    " JOIN designs d ON d.id = r.design_id LEFT JOIN partners p ON p.id = r.partner_id"
+    " ORDER BY page.created_at DESC, page.run_id DESC"
+)
+
+
+def _search_rows(conn: Any, ids: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """The repository's search (a word: names only), counted and cut on the search table."""
+    query = scenario_query("search", ids)
+    statuses = query["status"].split(",")
+    if is_sqlite(conn):
+        match = (
+            "s.id IN (SELECT rowid FROM production_run_search_fts"
+            " WHERE production_run_search_fts MATCH ?)"
+        )
+        params: list[Any] = ['{design_name partner_name partner_handle}: "' + query["q"] + '"']
     else:
+        match = "(s.design_name ILIKE ? OR s.partner_name ILIKE ? OR s.partner_handle ILIKE ?)"
+        params = [f"%{query['q']}%"] * 3
+    marks = ", ".join("?" for _ in statuses)
+    sql = _SEARCH.format(match=match, statuses=marks, limit=LIMIT)
+    rows = sql_rows(conn, sql, params + statuses)
+    count = rows[0]["total_count"] if rows else 0
+    for row in rows:
+        del row["total_count"]
+    return rows, count
+
+
+def bare_list(conn: Any, ids: dict[str, Any]) -> dict[str, Any]:
+    """Count + one joined page, like the app (two queries; a search: one), rendered to
+    JSON-ready dicts."""
+    if "q" in scenario_query(ids["scenario"], ids):
+        rows, count = _search_rows(conn, ids)
+    else:
+        where, params = _where(conn, ids["scenario"], ids)
+        rows = sql_rows(
+            conn,
+            "SELECT r.*, d.name AS design_name, p.name AS partner_name,"
+            " p.handle AS partner_handle FROM production_runs r"
+            " JOIN designs d ON d.id = r.design_id LEFT JOIN partners p ON p.id = r.partner_id"
+            f" WHERE {where} ORDER BY r.created_at DESC, r.id DESC LIMIT {LIMIT} OFFSET 0",
+            params,
+        )
         [total] = sql_rows(
             conn, f"SELECT count(*) AS n FROM production_runs r WHERE {where}", params
         )
