@@ -239,48 +239,54 @@ def _partner(
     return Principal("partner", account.user_id, account.partner_id, account.name, channel)
 
 
-def partner_principal(
-    session: Session, claims: TokenClaims, channel: Channel, *, acting: bool
-) -> Principal:
-    """The partner user behind verified ``claims``; 403 for an admin or an inactive partner,
-    401 for a token issued before the password changed.
-
-    ``acting``: the request changes something. A ``pending`` partner (not approved by the brand
-    yet) may sign in and read, but acting is ``403 partner_pending``.
-    """
-    _only_partners(claims)
-    account = accounts.partner_account(session, claims.subject)
-    return _partner(account, claims, channel, acting=acting)
-
-
 def check_admin(request: Request, session: Session, settings: Settings) -> Principal:
     """The bearer token's admin, looked up in ``session`` (no cache; for sync callers)."""
     claims, channel = _claims(request, settings)
     return admin_principal(session, claims, channel)
 
 
-# The JSON API's principals: ``async``, the account comes from the principal cache (one epoch
-# read: on SQLite on the event loop, no thread hop; see ``platform.principals``).
+# Principals from the principal cache (``async``: one epoch read, on SQLite on the event loop
+# with no thread hop; see ``platform.principals``). The JSON API's dependencies below and the
+# web pages' (``atelier.web.shared.session``) use them.
 
 
-async def require_admin(request: Request, session: DbSession, settings: AppSettings) -> Principal:
-    claims, channel = _claims(request, settings)
+async def cached_admin(
+    request: Request, session: Session, claims: TokenClaims, channel: Channel
+) -> Principal:
+    """Like :func:`admin_principal`, with the account from the principal cache."""
     _only_admins(claims)
     db: Database = request.app.state.db
     account = await db.principals.account("admin", claims.subject, session, admin_account)
     return _admin(account, claims, channel)
 
 
-async def _partner_request(
-    request: Request, session: Session, settings: Settings, *, acting: bool
+async def cached_partner(
+    request: Request, session: Session, claims: TokenClaims, channel: Channel, *, acting: bool
 ) -> Principal:
-    claims, channel = _claims(request, settings)
+    """The partner user behind verified ``claims`` (account from the principal cache); 403 for
+    an admin or an inactive partner, 401 for a token issued before the password changed.
+
+    ``acting``: the request changes something. A ``pending`` partner (not approved by the brand
+    yet) may sign in and read, but acting is ``403 partner_pending``.
+    """
     _only_partners(claims)
     db: Database = request.app.state.db
     account = await db.principals.account(
         "partner", claims.subject, session, accounts.partner_account
     )
     return _partner(account, claims, channel, acting=acting)
+
+
+async def require_admin(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+    claims, channel = _claims(request, settings)
+    return await cached_admin(request, session, claims, channel)
+
+
+async def _partner_request(
+    request: Request, session: Session, settings: Settings, *, acting: bool
+) -> Principal:
+    claims, channel = _claims(request, settings)
+    return await cached_partner(request, session, claims, channel, acting=acting)
 
 
 async def require_partner(request: Request, session: DbSession, settings: AppSettings) -> Principal:

@@ -20,8 +20,8 @@ from atelier.platform.deps import (
     AppSettings,
     DbSession,
     Principal,
-    admin_principal,
-    partner_principal,
+    cached_admin,
+    cached_partner,
 )
 from atelier.platform.errors import DomainError, Unauthorized
 from atelier.platform.security import TokenClaims, decode_token
@@ -100,17 +100,19 @@ def sign_in_url(request: Request, area: Area) -> str:
     return f"{base}?{urlencode({'next': here})}"
 
 
-def _principal(request: Request, session: DbSession, settings: Settings, area: Area) -> Principal:
+async def _principal(
+    request: Request, session: DbSession, settings: Settings, area: Area
+) -> Principal:
     claims = session_claims(request, settings)
     if claims is None:
         raise SignInRequired(sign_in_url(request, area))
     channel = Channel.WHATSAPP if claims.extra.get("via") == "whatsapp" else Channel.WEB
     try:
         if area == "admin":
-            return admin_principal(session, claims, channel)
+            return await cached_admin(request, session, claims, channel)
         # A pending partner's portal pages read; its form posts are refused.
         acting = request.method not in ("GET", "HEAD", "OPTIONS")
-        return partner_principal(session, claims, channel, acting=acting)
+        return await cached_partner(request, session, claims, channel, acting=acting)
     except Unauthorized as exc:
         raise SignInRequired(sign_in_url(request, area)) from exc
     except DomainError as exc:
@@ -119,16 +121,16 @@ def _principal(request: Request, session: DbSession, settings: Settings, area: A
         raise WrongArea(area, exc.detail) from exc
 
 
-def web_admin(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+async def web_admin(request: Request, session: DbSession, settings: AppSettings) -> Principal:
     """The signed-in admin of an ``/app`` page."""
-    principal = _principal(request, session, settings, "admin")
+    principal = await _principal(request, session, settings, "admin")
     request.state.principal = principal
     return principal
 
 
-def web_partner(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+async def web_partner(request: Request, session: DbSession, settings: AppSettings) -> Principal:
     """The signed-in partner user of a ``/portal`` page."""
-    principal = _principal(request, session, settings, "portal")
+    principal = await _principal(request, session, settings, "portal")
     request.state.principal = principal
     return principal
 
