@@ -133,6 +133,7 @@ class PrincipalEpoch(Base):
 
 
 # The columns authorisation reads, per table: updating one (or deleting a row) bumps the epoch.
+# Changing this needs a migration that runs ``trigger_ddl`` again (it drops and recreates).
 PRINCIPAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "admin_users": ("email", "first_name", "last_name", "is_active", "token_version"),
     "partner_users": (
