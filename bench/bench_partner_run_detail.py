@@ -357,19 +357,16 @@ def bare_detail(conn: Any, ids: dict[str, Any]) -> dict[str, Any]:
     sql_rows(conn, "SELECT * FROM partners WHERE id = ?", [ids["partner_id"]])
     [run] = sql_rows(conn, "SELECT * FROM production_runs WHERE id = ?", [ids["run_id"]])
     [design] = sql_rows(conn, "SELECT * FROM designs WHERE id = ?", [run["design_id"]])
-    tasks = sql_rows(
+    # Like the app: every task of the run in one statement (subtasks found by their run).
+    every = sql_rows(
         conn,
-        "SELECT * FROM tasks WHERE production_run_id = ? AND parent_task_id IS NULL"
-        " ORDER BY position, created_at, id",
+        "SELECT * FROM tasks WHERE production_run_id = ? ORDER BY position, created_at, id",
         [run["id"]],
     )
+    tasks = [t for t in every if t["parent_task_id"] is None]
+    subs = [t for t in every if t["parent_task_id"] is not None]
     task_ids = [t["id"] for t in tasks]
     marks = ", ".join("?" for _ in task_ids) or "NULL"
-    subs = sql_rows(
-        conn,
-        f"SELECT * FROM tasks WHERE parent_task_id IN ({marks}) ORDER BY position",
-        task_ids,
-    )
     comments = sql_rows(
         conn,
         f"SELECT * FROM task_comments WHERE task_id IN ({marks}) ORDER BY created_at",
