@@ -163,3 +163,50 @@ def design(session: Session, design_id: str) -> dict[str, Any]:
         "partners": [display[pid] for pid in partner_ids if pid in display],
     }
     return _dump(DesignEnvelope.model_validate({"design": detail}))
+
+
+def admin_run(session: Session, run_id: str) -> dict[str, Any]:
+    """``GET /admin/production-runs/:id`` the ORM way."""
+    from atelier.production import policy, reminder_state, repository, views
+    from atelier.production.schemas import (
+        AutoApprovalRead,
+        PartnerRef,
+        ProductionRunDetail,
+        ProductionRunDetailEnvelope,
+        RunReminderRead,
+        RunSummary,
+    )
+    from atelier.tasks.schemas import TaskRead
+
+    def ref(partners: dict[str, tuple[str, str]], pid: str | None) -> PartnerRef | None:
+        if pid is None:
+            return None
+        name, handle = partners.get(pid, (None, None))  # type: ignore[arg-type]
+        return PartnerRef(id=pid, name=name, handle=handle)
+
+    run = transitions.get_run(session, run_id)
+    parent = transitions.get_run(session, run.parent_run_id) if run.parent_run_id else None
+    children = repository.children_of(session, run.id)
+    partner_ids = [p for p in (run.partner_id, run.previous_partner_id) if p]
+    designs, partners = repository.names_for(session, [run.design_id], partner_ids)
+    partner = ref(partners, run.partner_id)
+    detail = ProductionRunDetail.model_validate(
+        {
+            **views.run_read(run).model_dump(),
+            "design_name": designs.get(run.design_id),
+            "partner": partner,
+            "partner_name": partner.name if partner else None,
+            "previous_partner": ref(partners, run.previous_partner_id),
+            "parent": RunSummary.model_validate(parent) if parent else None,
+            "children": views.rows_for(session, children),
+            "waiting_on": list(transitions.waiting_on(session, run)),
+            "tasks": [TaskRead.model_validate(t) for t in tasks.tasks_for_run(session, run.id)],
+            "policy": AutoApprovalRead.model_validate(policy.evaluate_run(session, run).as_dict()),
+            "reminders": [
+                RunReminderRead.model_validate(state)
+                for state in reminder_state.reminder_states(session, run.id)
+            ],
+            "allowed_actions": transitions.allowed_actions(session, run),
+        }
+    )
+    return _dump(ProductionRunDetailEnvelope(production_run=detail))

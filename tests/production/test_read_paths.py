@@ -37,6 +37,22 @@ def test_partner_reads_match_the_orm_paths(
     assert waiting == {split.first, split.other_first}
 
 
+def test_admin_run_detail_matches_the_orm_path(
+    app: FastAPI, admin: TestClient, client: TestClient, db: Database
+) -> None:
+    split = rich_split(admin, client, app)
+    for run_id in (split.parent["id"], split.first, split.second):
+        body = get_ok(admin, f"/admin/production-runs/{run_id}")
+        with db.session(write=False) as session:
+            assert body == orm_reference.admin_run(session, run_id)
+    parent = get_ok(admin, f"/admin/production-runs/{split.parent['id']}")["production_run"]
+    assert {c["id"] for c in parent["children"]} == {split.first, split.other_first, split.second}
+    second = get_ok(admin, f"/admin/production-runs/{split.second}")["production_run"]
+    assert second["parent"]["id"] == split.parent["id"]
+    assert set(second["waiting_on"]) == {split.first, split.other_first}
+    assert second["partner"]["id"] == split.tailor.id
+
+
 def test_design_read_matches_the_orm_path(
     app: FastAPI, admin: TestClient, client: TestClient, db: Database
 ) -> None:
@@ -98,6 +114,21 @@ def test_partner_detail_statements_do_not_grow_with_related_runs(
             _count(db, as_partner(app, cutter), f"/partners/production-runs/{mine['id']}")
         )
     assert counts[0] == counts[1], counts
+
+
+def test_admin_run_detail_statements_do_not_grow(
+    app: FastAPI, admin: TestClient, client: TestClient, db: Database
+) -> None:
+    small = dispatched(admin, client, tasks=2)
+    big = dispatched(admin, client, partner=small.partner, tasks=20, subtasks=3)
+    partner = as_partner(app, small.partner)
+    _comment_on_every_task(partner, small.url(), 1)
+    _comment_on_every_task(partner, big.url(), 3)
+    few = _count(db, admin, small.admin_url())
+    assert _count(db, admin, big.admin_url()) == few
+    split = rich_split(admin, client, app)
+    assert _count(db, admin, f"/admin/production-runs/{split.second}") <= few + 2
+    assert _count(db, admin, f"/admin/production-runs/{split.parent['id']}") <= few + 2
 
 
 @pytest.mark.parametrize("many", [3, 12])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from atelier.catalog.models import (
@@ -19,7 +19,7 @@ from atelier.catalog.schemas import DesignSummary
 from atelier.inventory.models import InventoryItem
 from atelier.partners.models import Partner
 from atelier.platform import clock
-from atelier.platform.rows import RowShape
+from atelier.platform.rows import RowShape, read_rows
 
 # What the admin design read shows of the design row (``DesignSummary`` field order).
 DESIGN_SHAPE = RowShape.of_schema(DesignSummary, Design)
@@ -47,20 +47,24 @@ def get_design(session: Session, design_id: str) -> Design | None:
     return session.get(Design, design_id)
 
 
+_DESIGN_ROW = select(*DESIGN_SHAPE.columns).where(Design.id == bindparam("design_id"))
+_LINKED_PARTNERS = (
+    select(Partner.id, Partner.name, Partner.handle)
+    .join(DesignPartner, DesignPartner.partner_id == Partner.id)
+    .where(DesignPartner.design_id == bindparam("design_id"))
+    .order_by(DesignPartner.created_at, DesignPartner.partner_id)
+)
+
+
 def design_row(session: Session, design_id: str) -> dict[str, Any] | None:
     """The design as ``DesignSummary`` shows it (one Core statement), or ``None``."""
-    row = session.execute(select(*DESIGN_SHAPE.columns).where(Design.id == design_id)).first()
+    row = read_rows(session, _DESIGN_ROW, design_id=design_id).first()
     return DESIGN_SHAPE.of(row) if row is not None else None
 
 
 def linked_partners(session: Session, design_id: str) -> list[dict[str, Any]]:
     """The partners linked to the design (id, name, handle), in link order."""
-    rows = session.execute(
-        select(Partner.id, Partner.name, Partner.handle)
-        .join(DesignPartner, DesignPartner.partner_id == Partner.id)
-        .where(DesignPartner.design_id == design_id)
-        .order_by(DesignPartner.created_at, DesignPartner.partner_id)
-    )
+    rows = read_rows(session, _LINKED_PARTNERS, design_id=design_id)
     return [{"id": pid, "name": name, "handle": handle} for pid, name, handle in rows]
 
 
@@ -98,32 +102,24 @@ def list_designs(
     return rows, count
 
 
+_BOM_LINES = (
+    select(
+        DesignInventoryItem.id,
+        DesignInventoryItem.inventory_item_id,
+        DesignInventoryItem.planned_quantity,
+        InventoryItem.sku,
+        InventoryItem.title,
+        InventoryItem.unit_of_measure,
+    )
+    .join(InventoryItem, InventoryItem.id == DesignInventoryItem.inventory_item_id)
+    .where(DesignInventoryItem.design_id == bindparam("design_id"))
+    .order_by(DesignInventoryItem.created_at, DesignInventoryItem.id)
+)
+
+
 def bom_lines(session: Session, design_id: str) -> list[dict[str, Any]]:
     """BOM lines joined with their inventory item, oldest first."""
-    rows = session.execute(
-        select(
-            DesignInventoryItem.id,
-            DesignInventoryItem.inventory_item_id,
-            DesignInventoryItem.planned_quantity,
-            InventoryItem.sku,
-            InventoryItem.title,
-            InventoryItem.unit_of_measure,
-        )
-        .join(InventoryItem, InventoryItem.id == DesignInventoryItem.inventory_item_id)
-        .where(DesignInventoryItem.design_id == design_id)
-        .order_by(DesignInventoryItem.created_at, DesignInventoryItem.id)
-    ).all()
-    return [
-        {
-            "id": row.id,
-            "inventory_item_id": row.inventory_item_id,
-            "planned_quantity": row.planned_quantity,
-            "sku": row.sku,
-            "title": row.title,
-            "unit_of_measure": row.unit_of_measure,
-        }
-        for row in rows
-    ]
+    return [dict(row._mapping) for row in read_rows(session, _BOM_LINES, design_id=design_id)]
 
 
 def bom_item_ids(session: Session, design_id: str) -> set[str]:

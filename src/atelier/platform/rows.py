@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import to_json, to_jsonable_python
-from sqlalchemy import inspect
+from sqlalchemy import CursorResult, Executable, inspect
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import Label
 from starlette.responses import Response
 
@@ -72,3 +73,13 @@ def json_response(body: Any, status_code: int = 200) -> Response:
 def jsonable(body: Any) -> Any:
     """``body`` with JSON-mode values (what ``model_dump(mode="json")`` gives): for HTML pages."""
     return to_jsonable_python(body)
+
+
+def read_rows(
+    session: Session, statement: Executable, **params: Any
+) -> CursorResult[*tuple[Any, ...]]:
+    """Execute a (prebuilt) Core statement on the session's connection: plain rows, no ORM
+    loading. Pending changes are flushed first, so the read sees them as ``session.execute``
+    would."""
+    session.flush()
+    return session.connection().execute(statement, params)

@@ -12,6 +12,7 @@ from atelier.platform.db import Database
 from atelier.platform.deps import AdminPrincipal, DbSession, get_database
 from atelier.platform.errors import Invalid, PlatformCode
 from atelier.platform.http import IdPath, Limit, Offset
+from atelier.platform.rows import json_response
 from atelier.platform.schemas import EntityId
 from atelier.production import export, repository, service, transitions, views
 from atelier.production.lifecycle import RunStatus
@@ -173,12 +174,10 @@ def create_run(
 
 
 @router.get("/production-runs/{run_id}", response_model=ProductionRunDetailEnvelope)
-def get_run(
-    run_id: IdPath, session: DbSession, admin: AdminPrincipal
-) -> ProductionRunDetailEnvelope:
+def get_run(run_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Response:
     """One run with partner, parent, children, tasks, the auto-approval evaluation and the
     verbs the lifecycle allows now (``allowed_actions``)."""
-    return ProductionRunDetailEnvelope(production_run=views.run_detail(session, run_id))
+    return json_response({"production_run": views.run_detail_body(session, run_id)})
 
 
 @router.post("/production-runs/{run_id}", response_model=ProductionRunEnvelope)

@@ -316,8 +316,17 @@ def _unknown_templates(session: Session, names: Sequence[str]) -> tuple[str, ...
     return ()
 
 
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """What the evaluation reads of a run (a read that has no ORM run passes this)."""
+
+    status: str
+    design_id: str
+    partner_id: str | None
+
+
 def evaluate_run(
-    session: Session, run: ProductionRun, rules: AutoApprovalRules | None = None
+    session: Session, run: ProductionRun | RunRef, rules: AutoApprovalRules | None = None
 ) -> AutoApprovalDecision:
     """Gather the facts about ``run`` and decide whether it may be auto-approved."""
     rules = rules or auto_approval_rules(session)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
     column,
@@ -35,9 +36,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from atelier.catalog.models import Design
 from atelier.partners.models import Partner
 from atelier.platform.db import UTCDateTime
+from atelier.platform.rows import read_rows
 from atelier.production import search_index
 from atelier.production.lifecycle import TERMINAL, RunStatus
-from atelier.production.models import ProductionRun, ProductionRunSearch, RunReminder
+from atelier.production.models import PolicySetting, ProductionRun, ProductionRunSearch, RunReminder
 from atelier.production.schemas import ProductionRunRow
 
 _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
@@ -669,3 +671,12 @@ def dependants_waiting_on(session: Session, run_id: str) -> list[ProductionRun]:
         .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
     )
     return [r for r in rows if run_id in (r.depends_on_run_ids or [])]
+
+
+_POLICY_DOCUMENT = select(PolicySetting.value).where(PolicySetting.key == bindparam("key"))
+
+
+def policy_document(session: Session, key: str) -> dict[str, Any] | None:
+    """The stored policy document called ``key`` (``None`` when none is stored)."""
+    document: dict[str, Any] | None = read_rows(session, _POLICY_DOCUMENT, key=key).scalar()
+    return document

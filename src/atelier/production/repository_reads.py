@@ -1,5 +1,6 @@
-"""SQL of the hot run reads (the partner run detail and list): Core ``select()``s
-of exactly the columns the responses show, a fixed number of statements per request.
+"""SQL of the hot run reads (the partner run detail and list, the admin run detail): Core
+``select()``s of exactly the columns the responses show, a fixed number of statements per
+request; the statements are built once, at import.
 
 Rows come back as plain tuples; ``RUN_SHAPE.of(row)`` makes the ``ProductionRunRead`` dict.
 """
@@ -9,30 +10,56 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from atelier.catalog.models import Design
-from atelier.platform.rows import RowShape
+from atelier.partners.models import Partner
+from atelier.platform.rows import RowShape, read_rows
 from atelier.production.lifecycle_schemas import DesignView, RelatedRun
-from atelier.production.models import ProductionRun
-from atelier.production.schemas import ProductionRunRead
+from atelier.production.models import ProductionRun, RunReminder
+from atelier.production.schemas import ProductionRunRead, RunReminderRead, RunSummary
 
 RUN_SHAPE = RowShape.of_schema(ProductionRunRead, ProductionRun)
 DESIGN_SHAPE = RowShape.of_schema(DesignView, Design, prefix="design_")
 # A relative (parent, sibling, dependency): what ``RelatedRun`` shows, plus its parent.
 RELATIVE_SHAPE = RowShape.of_schema(RelatedRun, ProductionRun)
-_RELATIVE_COLUMNS = (*RELATIVE_SHAPE.columns, ProductionRun.parent_run_id)
+
+
+_PARTNER_RUN = (
+    select(*RUN_SHAPE.columns, *DESIGN_SHAPE.columns)
+    .join(Design, Design.id == ProductionRun.design_id)
+    .where(
+        ProductionRun.id == bindparam("run_id"),
+        ProductionRun.partner_id == bindparam("partner_id"),
+    )
+)
 
 
 def partner_run_row(session: Session, run_id: str, partner_id: str) -> Row[*tuple[Any, ...]] | None:
     """The partner's run (``RUN_SHAPE``) followed by its design (``DESIGN_SHAPE``); ``None``
     when the run is unknown or not the partner's."""
-    return session.execute(
-        select(*RUN_SHAPE.columns, *DESIGN_SHAPE.columns)
-        .join(Design, Design.id == ProductionRun.design_id)
-        .where(ProductionRun.id == run_id, ProductionRun.partner_id == partner_id)
-    ).one_or_none()
+    return read_rows(session, _PARTNER_RUN, run_id=run_id, partner_id=partner_id).first()
+
+
+def _relatives(*conditions: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    return (
+        select(*RELATIVE_SHAPE.columns, ProductionRun.parent_run_id)
+        .where(or_(*conditions))
+        .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
+    )
+
+
+_FAMILY = (
+    ProductionRun.id == bindparam("parent_id"),
+    ProductionRun.parent_run_id == bindparam("parent_id"),
+)
+_DEPENDENCIES = ProductionRun.id.in_(bindparam("dependency_ids", expanding=True))
+_RELATIVES = {
+    (True, False): _relatives(*_FAMILY),
+    (True, True): _relatives(*_FAMILY, _DEPENDENCIES),
+    (False, True): _relatives(_DEPENDENCIES),
+}
 
 
 def relatives(
@@ -40,18 +67,11 @@ def relatives(
 ) -> Sequence[Row[*tuple[Any, ...]]]:
     """In one statement: the parent and its children (when ``parent_id``) and the runs in
     ``dependency_ids``, in dispatch order (``RELATIVE_SHAPE`` columns, then parent_run_id)."""
-    conditions: list[ColumnElement[bool]] = []
-    if parent_id is not None:
-        conditions += [ProductionRun.id == parent_id, ProductionRun.parent_run_id == parent_id]
-    if dependency_ids:
-        conditions.append(ProductionRun.id.in_(list(dependency_ids)))
-    if not conditions:
+    statement = _RELATIVES.get((parent_id is not None, bool(dependency_ids)))
+    if statement is None:
         return []
-    return session.execute(
-        select(*_RELATIVE_COLUMNS)
-        .where(or_(*conditions))
-        .order_by(ProductionRun.sequence, ProductionRun.created_at, ProductionRun.id)
-    ).all()
+    params = {"parent_id": parent_id, "dependency_ids": list(dependency_ids)}
+    return read_rows(session, statement, **params).all()
 
 
 def partner_runs_rows(
@@ -73,13 +93,78 @@ def partner_runs_rows(
         conditions.append(ProductionRun.run_type == run_type)
     if role is not None:
         conditions.append(ProductionRun.role == role)
-    count = session.scalar(select(func.count(ProductionRun.id)).where(*conditions)) or 0
-    rows = session.execute(
+    count = read_rows(session, select(func.count(ProductionRun.id)).where(*conditions)).scalar()
+    page = (
         select(*RUN_SHAPE.columns, Design.name, Design.thumbnail_url)
         .join(Design, Design.id == ProductionRun.design_id)
         .where(*conditions)
         .order_by(ProductionRun.created_at.desc(), ProductionRun.id.desc())
         .limit(limit)
         .offset(offset)
-    ).all()
-    return rows, int(count)
+    )
+    return read_rows(session, page).all(), int(count or 0)
+
+
+# --- the admin run detail ---------------------------------------------------------------------
+
+SUMMARY_SHAPE = RowShape.of_schema(RunSummary, ProductionRun)
+REMINDER_SHAPE = RowShape.of_schema(RunReminderRead, RunReminder)
+_PARTNER = aliased(Partner)
+_PREVIOUS = aliased(Partner)
+# A run with its names: ``RUN_SHAPE``, then design name, partner name and handle, then the
+# previous partner's name and handle.
+_NAMED_RUN = (
+    select(
+        *RUN_SHAPE.columns,
+        Design.name,
+        _PARTNER.name,
+        _PARTNER.handle,
+        _PREVIOUS.name,
+        _PREVIOUS.handle,
+    )
+    .outerjoin(Design, Design.id == ProductionRun.design_id)
+    .outerjoin(_PARTNER, _PARTNER.id == ProductionRun.partner_id)
+    .outerjoin(_PREVIOUS, _PREVIOUS.id == ProductionRun.previous_partner_id)
+)
+_ADMIN_RUN = _NAMED_RUN.where(ProductionRun.id == bindparam("run_id"))
+# The run's children and its parent, children by sequence (NULL first), oldest first.
+_FAMILY_OF_RUN = _NAMED_RUN.where(
+    or_(
+        ProductionRun.parent_run_id == bindparam("run_id"),
+        ProductionRun.id == bindparam("parent_id"),
+    )
+).order_by(ProductionRun.sequence.asc().nulls_first(), ProductionRun.created_at)
+_STATUSES = select(ProductionRun.id, ProductionRun.status).where(
+    ProductionRun.id.in_(bindparam("run_ids", expanding=True))
+)
+_REMINDERS = (
+    select(*REMINDER_SHAPE.columns)
+    .where(RunReminder.run_id == bindparam("run_id"))
+    .order_by(RunReminder.bucket)
+)
+
+
+def named_run(session: Session, run_id: str) -> Row[*tuple[Any, ...]] | None:
+    """The run (``RUN_SHAPE``), then design name, partner name and handle, previous partner
+    name and handle; ``None`` when unknown."""
+    return read_rows(session, _ADMIN_RUN, run_id=run_id).first()
+
+
+def family_of_run(
+    session: Session, run_id: str, parent_id: str | None
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The run's children and its parent (``named_run`` columns) in one statement."""
+    return read_rows(session, _FAMILY_OF_RUN, run_id=run_id, parent_id=parent_id).all()
+
+
+def statuses_of(session: Session, run_ids: Sequence[str]) -> dict[str, str]:
+    """``{id: status}`` of the known runs among ``run_ids``."""
+    if not run_ids:
+        return {}
+    rows = read_rows(session, _STATUSES, run_ids=list(run_ids))
+    return {rid: status for rid, status in rows}
+
+
+def reminder_rows(session: Session, run_id: str) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The run's reminder states by bucket (``REMINDER_SHAPE`` columns)."""
+    return read_rows(session, _REMINDERS, run_id=run_id).all()

@@ -17,6 +17,7 @@ from atelier.audit import service as audit
 from atelier.platform import outbox
 from atelier.platform.actors import Actor, ActorType, Channel
 from atelier.platform.errors import Conflict, not_found
+from atelier.production import repository
 from atelier.production.gates import refresh_gate
 from atelier.production.lifecycle import (
     Action,
@@ -26,7 +27,7 @@ from atelier.production.lifecycle import (
     RunStatus,
     check,
 )
-from atelier.production.models import PolicySetting, ProductionRun
+from atelier.production.models import ProductionRun
 
 LIFECYCLE_POLICY_KEY = "lifecycle"
 _POLICY_CACHE = "atelier_lifecycle_policy"
@@ -57,8 +58,12 @@ def lifecycle_policy(session: Session) -> LifecyclePolicy:
     cached = session.info.get(_POLICY_CACHE)
     if isinstance(cached, LifecyclePolicy):
         return cached
-    row = session.get(PolicySetting, LIFECYCLE_POLICY_KEY)
-    policy = LifecyclePolicy.from_document(row.value) if row else LifecyclePolicy.default()
+    document = repository.policy_document(session, LIFECYCLE_POLICY_KEY)
+    policy = (
+        LifecyclePolicy.from_document(document)
+        if document is not None
+        else LifecyclePolicy.default()
+    )
     session.info[_POLICY_CACHE] = policy
     return policy
 

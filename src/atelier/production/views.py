@@ -1,4 +1,4 @@
-"""The admin's views of runs (list rows, detail with relations) as response models."""
+"""The admin's views of runs: list rows, and the detail (Core rows, encoded once)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,16 @@ from typing import Any
 from pydantic_core import to_json
 from sqlalchemy.orm import Session
 
-from atelier.production import policy, reminder_state, repository, transitions
+from atelier.platform.errors import not_found
+from atelier.production import policy, repository, transitions
+from atelier.production import repository_reads as reads
+from atelier.production.lifecycle import RunStatus
 from atelier.production.models import ProductionRun
 from atelier.production.schemas import (
-    AutoApprovalRead,
-    PartnerRef,
-    ProductionRunDetail,
     ProductionRunRead,
     ProductionRunRow,
-    RunReminderRead,
-    RunSummary,
 )
 from atelier.tasks import service as tasks_service
-from atelier.tasks.schemas import TaskRead
 
 
 def run_read(run: ProductionRun) -> ProductionRunRead:
@@ -58,43 +55,50 @@ def rows_for(session: Session, runs: Sequence[ProductionRun]) -> list[Production
     return out
 
 
-def _summary(run: ProductionRun) -> RunSummary:
-    return RunSummary.model_validate(run)
+def _partner_ref(partner_id: str | None, name: str | None, handle: str | None) -> Any:
+    return None if partner_id is None else {"id": partner_id, "name": name, "handle": handle}
 
 
-def run_detail(session: Session, run_id: str) -> ProductionRunDetail:
-    """One run for the admin detail view: names, parent, children, tasks, policy evaluation,
-    and the verbs the lifecycle allows now."""
-    run = transitions.get_run(session, run_id)
-    parent = transitions.get_run(session, run.parent_run_id) if run.parent_run_id else None
-    children = repository.children_of(session, run.id)
-    partner_ids = [p for p in (run.partner_id, run.previous_partner_id) if p]
-    designs, partners = repository.names_for(session, [run.design_id], partner_ids)
-    partner = _partner(partners, run.partner_id)
-    tasks = tasks_service.tasks_for_run(session, run.id)
-    return ProductionRunDetail.model_validate(
-        {
-            **run_read(run).model_dump(),
-            "design_name": designs.get(run.design_id),
-            "partner": partner,
-            "partner_name": partner.name if partner else None,
-            "previous_partner": _partner(partners, run.previous_partner_id),
-            "parent": _summary(parent) if parent else None,
-            "children": rows_for(session, children),
-            "waiting_on": list(transitions.waiting_on(session, run)),
-            "tasks": [TaskRead.model_validate(t) for t in tasks],
-            "policy": AutoApprovalRead.model_validate(policy.evaluate_run(session, run).as_dict()),
-            "reminders": [
-                RunReminderRead.model_validate(state)
-                for state in reminder_state.reminder_states(session, run.id)
-            ],
-            "allowed_actions": transitions.allowed_actions(session, run),
-        }
+def _named(row: Any) -> dict[str, Any]:
+    """A ``named_run`` row as a ``ProductionRunRow`` dict."""
+    width = len(reads.RUN_SHAPE.names)
+    out = reads.RUN_SHAPE.of(row)
+    out["design_name"], out["partner_name"], out["partner_handle"] = row[width : width + 3]
+    return out
+
+
+def run_detail_body(session: Session, run_id: str) -> dict[str, Any]:
+    """One run for the admin detail view (``ProductionRunDetail`` with Python values): names,
+    parent, children, tasks, policy evaluation, reminders and the verbs the lifecycle allows
+    now. A fixed number of statements whatever the number of children, tasks or comments."""
+    row = reads.named_run(session, run_id)
+    if row is None:
+        raise not_found("production_run", run_id)
+    width = len(reads.RUN_SHAPE.names)
+    body = reads.RUN_SHAPE.of(row)
+    design_name, name, handle, previous_name, previous_handle = row[width : width + 5]
+    parent_id = body["parent_run_id"]
+    family = [_named(r) for r in reads.family_of_run(session, run_id, parent_id)]
+    parent = next((r for r in family if r["id"] == parent_id), None) if parent_id else None
+    children = [r for r in family if r["parent_run_id"] == run_id]
+    deps = body["depends_on_run_ids"]
+    done = reads.statuses_of(session, deps)
+    waiting = tuple(d for d in deps if done.get(d) != RunStatus.COMPLETED)
+    partner = _partner_ref(body["partner_id"], name, handle)
+    ref = policy.RunRef(body["status"], body["design_id"], body["partner_id"])
+    body.update(
+        design_name=design_name,
+        partner=partner,
+        partner_name=name if partner else None,
+        previous_partner=_partner_ref(body["previous_partner_id"], previous_name, previous_handle),
+        parent={k: parent[k] for k in reads.SUMMARY_SHAPE.names} if parent else None,
+        children=children,
+        waiting_on=list(waiting),
+        tasks=tasks_service.task_tree(session, run_id),
+        policy=policy.evaluate_run(session, ref).as_dict(),
+        reminders=[reads.REMINDER_SHAPE.of(r) for r in reads.reminder_rows(session, run_id)],
+        allowed_actions=transitions.allowed_by_facts(
+            session, transitions.facts_from(body, waiting)
+        ),
     )
-
-
-def _partner(partners: dict[str, tuple[str, str]], partner_id: str | None) -> PartnerRef | None:
-    if partner_id is None:
-        return None
-    name, handle = partners.get(partner_id, (None, None))
-    return PartnerRef(id=partner_id, name=name, handle=handle)
+    return body

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, case, func, select, update
+from sqlalchemy import Row, Select, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from atelier.platform.rows import RowShape
+from atelier.platform.rows import RowShape, read_rows
 from atelier.tasks.models import (
     OPEN_TASK_STATUSES,
     Task,
@@ -160,24 +160,28 @@ def top_level_tasks(session: Session, run_id: str) -> list[Task]:
     )
 
 
+_RUN_TASKS = (
+    select(*TASK_SHAPE.columns)
+    .where(Task.production_run_id == bindparam("run_id"))
+    .order_by(Task.position, Task.created_at, Task.id)
+)
+_RUN_COMMENTS = (
+    select(*COMMENT_SHAPE.columns)
+    .join(Task, Task.id == TaskComment.task_id)
+    .where(Task.production_run_id == bindparam("run_id"), Task.parent_task_id.is_(None))
+    .order_by(TaskComment.created_at, TaskComment.id)
+)
+
+
 def run_task_rows(session: Session, run_id: str) -> Sequence[Row[*tuple[Any, ...]]]:
     """Every task of the run, top-level and subtasks, in one statement (``TASK_SHAPE`` columns,
     by position): subtasks are found by their run, not by a list of parent ids."""
-    return session.execute(
-        select(*TASK_SHAPE.columns)
-        .where(Task.production_run_id == run_id)
-        .order_by(Task.position, Task.created_at, Task.id)
-    ).all()
+    return read_rows(session, _RUN_TASKS, run_id=run_id).all()
 
 
 def run_comment_rows(session: Session, run_id: str) -> Sequence[Row[*tuple[Any, ...]]]:
     """The comments on the run's top-level tasks, oldest first (``COMMENT_SHAPE`` columns)."""
-    return session.execute(
-        select(*COMMENT_SHAPE.columns)
-        .join(Task, Task.id == TaskComment.task_id)
-        .where(Task.production_run_id == run_id, Task.parent_task_id.is_(None))
-        .order_by(TaskComment.created_at, TaskComment.id)
-    ).all()
+    return read_rows(session, _RUN_COMMENTS, run_id=run_id).all()
 
 
 def top_level_statuses(session: Session, run_id: str) -> list[str]:

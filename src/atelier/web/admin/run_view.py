@@ -18,6 +18,7 @@ from atelier.inventory.consumption import list_consumption
 from atelier.media import service as media
 from atelier.notifications import feed
 from atelier.partners import service as partners
+from atelier.platform.rows import jsonable
 from atelier.production import costs, transitions, views
 from atelier.production.lifecycle import Action, Decision, RunStatus
 from atelier.production.models import ProductionRun
@@ -86,7 +87,7 @@ def _runs_by_id(session: Session, run_ids: list[str]) -> list[ProductionRun]:
 
 def run_page(session: Session, run_id: str) -> dict[str, Any]:
     """The detail page's context (404 when the run is unknown)."""
-    detail = views.run_detail(session, run_id).model_dump(mode="json")
+    detail = jsonable(views.run_detail_body(session, run_id))
     run = transitions.get_run(session, run_id)
     design = catalog.get_design(session, run.design_id)
     events = audit.timeline(session, run.id, limit=_LIST_LIMIT)
