@@ -55,7 +55,7 @@ def seed(session: Session) -> dict[str, Any]:
 
 
 def bare_read(conn: Any, ids: dict[str, Any]) -> dict[str, Any]:
-    """The same four reads the service does, straight through the DB-API driver."""
+    """The same three reads the service does, straight through the DB-API driver."""
     design_id = ids["design_id"]
     [row] = sql_rows(conn, "SELECT * FROM designs WHERE id = ?", [design_id])
     bom = sql_rows(
@@ -65,22 +65,13 @@ def bare_read(conn: Any, ids: dict[str, Any]) -> dict[str, Any]:
         " WHERE b.design_id = ? ORDER BY b.created_at, b.id",
         [design_id],
     )
-    partner_ids = [
-        r["partner_id"]
-        for r in sql_rows(
-            conn,
-            "SELECT partner_id FROM design_partners WHERE design_id = ?"
-            " ORDER BY created_at, partner_id",
-            [design_id],
-        )
-    ]
-    partners: dict[str, dict[str, Any]] = {}
-    if partner_ids:
-        marks = ", ".join("?" for _ in partner_ids)
-        for p in sql_rows(
-            conn, f"SELECT id, name, handle FROM partners WHERE id IN ({marks})", partner_ids
-        ):
-            partners[p["id"]] = p
+    partners = sql_rows(
+        conn,
+        "SELECT p.id, p.name, p.handle FROM partners p"
+        " JOIN design_partners l ON l.partner_id = p.id"
+        " WHERE l.design_id = ? ORDER BY l.created_at, l.partner_id",
+        [design_id],
+    )
     return {
         "design": {
             "id": row["id"],
@@ -108,7 +99,7 @@ def bare_read(conn: Any, ids: dict[str, Any]) -> dict[str, Any]:
                 }
                 for b in bom
             ],
-            "partners": [partners[pid] for pid in partner_ids if pid in partners],
+            "partners": partners,
         }
     }
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from atelier.platform.db import Database
 from tests.factories import catalog, inventory, runs
 from tests.production import orm_reference
-from tests.production.lifecycle_helpers import dispatched, template
+from tests.production.lifecycle_helpers import Dispatched, dispatched, template
 from tests.production.read_support import as_partner, get_ok, rich_split, statements
 
 
@@ -79,14 +79,23 @@ def _count(db: Database, client: TestClient, url: str) -> int:
     return len(seen)
 
 
-def test_partner_detail_statements_do_not_grow(
-    app: FastAPI, admin: TestClient, client: TestClient, db: Database
-) -> None:
+def small_and_big(
+    app: FastAPI, admin: TestClient, client: TestClient
+) -> tuple[Dispatched, Dispatched, TestClient]:
+    """A run of 2 tasks (a comment each) and one of 20 tasks with 3 subtasks and 3 comments
+    each, for one partner; and that partner's client."""
     small = dispatched(admin, client, tasks=2)
     big = dispatched(admin, client, partner=small.partner, tasks=20, subtasks=3)
     partner = as_partner(app, small.partner)
     _comment_on_every_task(partner, small.url(), 1)
     _comment_on_every_task(partner, big.url(), 3)
+    return small, big, partner
+
+
+def test_partner_detail_statements_do_not_grow(
+    app: FastAPI, admin: TestClient, client: TestClient, db: Database
+) -> None:
+    small, big, partner = small_and_big(app, admin, client)
     few = _count(db, partner, small.url())
     assert _count(db, partner, big.url()) == few
     assert few <= 8, few
@@ -119,11 +128,7 @@ def test_partner_detail_statements_do_not_grow_with_related_runs(
 def test_admin_run_detail_statements_do_not_grow(
     app: FastAPI, admin: TestClient, client: TestClient, db: Database
 ) -> None:
-    small = dispatched(admin, client, tasks=2)
-    big = dispatched(admin, client, partner=small.partner, tasks=20, subtasks=3)
-    partner = as_partner(app, small.partner)
-    _comment_on_every_task(partner, small.url(), 1)
-    _comment_on_every_task(partner, big.url(), 3)
+    small, big, _ = small_and_big(app, admin, client)
     few = _count(db, admin, small.admin_url())
     assert _count(db, admin, big.admin_url()) == few
     split = rich_split(admin, client, app)
