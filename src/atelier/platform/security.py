@@ -23,9 +23,18 @@ def use_fast_hashing() -> None:
     _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
-# Verifying against this when the user does not exist keeps response time independent of
-# whether an email is registered.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-but-a-timing-shield")
+# Verifying against a hash made with the same parameters when the user does not exist keeps
+# response time independent of whether an email is registered. Made on first use, not at import
+# (an argon2 hash costs a noticeable part of start-up).
+_dummy: tuple[PasswordHasher, str] | None = None
+
+
+def _dummy_hash() -> str:
+    global _dummy
+    if _dummy is None or _dummy[0] is not _hasher:  # a benign race: both compute the same thing
+        _dummy = (_hasher, _hasher.hash("not-a-real-password-but-a-timing-shield"))
+    return _dummy[1]
+
 
 Role = Literal["admin", "partner"]
 
@@ -37,7 +46,9 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; never raises for a malformed or missing hash."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 
