@@ -7,10 +7,11 @@ Rows come back as plain tuples; ``RUN_SHAPE.of(row)`` makes the ``ProductionRunR
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from atelier.catalog.models import Design
@@ -74,6 +75,32 @@ def relatives(
     return read_rows(session, statement, **params).all()
 
 
+_PARTNER_FILTERS = (
+    ("status", ProductionRun.status),
+    ("run_type", ProductionRun.run_type),
+    ("role", ProductionRun.role),
+)
+
+
+@functools.cache
+def _partner_page(filters: tuple[str, ...]) -> tuple[Select[Any], Select[*tuple[Any, ...]]]:
+    """The (count, page) statements of a partner's runs for the filters given, built once."""
+    conditions = [ProductionRun.partner_id == bindparam("partner_id")]
+    conditions += [
+        column == bindparam(name) for name, column in _PARTNER_FILTERS if name in filters
+    ]
+    count = select(func.count(ProductionRun.id)).where(*conditions)
+    page = (
+        select(*RUN_SHAPE.columns, Design.name, Design.thumbnail_url)
+        .join(Design, Design.id == ProductionRun.design_id)
+        .where(*conditions)
+        .order_by(ProductionRun.created_at.desc(), ProductionRun.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return count, page
+
+
 def partner_runs_rows(
     session: Session,
     partner_id: str,
@@ -86,23 +113,14 @@ def partner_runs_rows(
 ) -> tuple[Sequence[Row[*tuple[Any, ...]]], int]:
     """A partner's runs newest first (``RUN_SHAPE`` columns, then design name and thumbnail)
     and the total count for the filters."""
-    conditions: list[ColumnElement[bool]] = [ProductionRun.partner_id == partner_id]
-    if status is not None:
-        conditions.append(ProductionRun.status == status)
-    if run_type is not None:
-        conditions.append(ProductionRun.run_type == run_type)
-    if role is not None:
-        conditions.append(ProductionRun.role == role)
-    count = read_rows(session, select(func.count(ProductionRun.id)).where(*conditions)).scalar()
-    page = (
-        select(*RUN_SHAPE.columns, Design.name, Design.thumbnail_url)
-        .join(Design, Design.id == ProductionRun.design_id)
-        .where(*conditions)
-        .order_by(ProductionRun.created_at.desc(), ProductionRun.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return read_rows(session, page).all(), int(count or 0)
+    given = {"status": status, "run_type": run_type, "role": role}
+    params = {name: value for name, value in given.items() if value is not None}
+    count, page = _partner_page(tuple(params))
+    total = read_rows(session, count, partner_id=partner_id, **params).scalar()
+    rows = read_rows(
+        session, page, partner_id=partner_id, limit=limit, offset=offset, **params
+    ).all()
+    return rows, int(total or 0)
 
 
 # --- the admin run detail ---------------------------------------------------------------------

@@ -251,20 +251,26 @@ def open_subtask_ids(session: Session, parent_id: str) -> list[str]:
     )
 
 
+_PROGRESS = (
+    select(
+        Task.production_run_id,
+        func.sum(case((Task.status == TaskStatus.COMPLETED, 1), else_=0)),
+        func.count(Task.id),
+    )
+    .where(
+        Task.production_run_id.in_(bindparam("run_ids", expanding=True)),
+        Task.parent_task_id.is_(None),
+        Task.status != TaskStatus.CANCELLED,
+    )
+    .group_by(Task.production_run_id)
+)
+
+
 def progress(session: Session, run_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
     """(completed, total) top-level tasks per run; cancelled tasks count in neither."""
     if not run_ids:
         return {}
-    completed = func.sum(case((Task.status == TaskStatus.COMPLETED, 1), else_=0))
-    rows = session.execute(
-        select(Task.production_run_id, completed, func.count(Task.id))
-        .where(
-            Task.production_run_id.in_(sorted(set(run_ids))),
-            Task.parent_task_id.is_(None),
-            Task.status != TaskStatus.CANCELLED,
-        )
-        .group_by(Task.production_run_id)
-    ).all()
+    rows = read_rows(session, _PROGRESS, run_ids=sorted(set(run_ids)))
     out = {rid: (0, 0) for rid in run_ids}
     for rid, done, total in rows:
         if rid is not None:
