@@ -5,10 +5,12 @@ does the same SQL as the app through the raw DB-API driver (see ``bench.common.b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,6 +85,20 @@ def partner_runs(conn: Any, ids: dict[str, Any]) -> Any:
 # --- writes ------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _transaction(conn: Any) -> Iterator[None]:
+    """One transaction, like the app's session: SQLite takes the write lock up front; psycopg
+    connections are in autocommit mode, so a block opens one (a commit per statement would
+    pay a WAL flush each)."""
+    if is_sqlite(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+        conn.commit()
+    else:
+        with conn.transaction():
+            yield
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -92,12 +108,17 @@ def _milestone(
 ) -> Any:
     """Principal, the run locked and checked, the run updated, an audit row and an outbox
     event, one commit: what a milestone costs in SQL."""
+    _principal(conn, ids["writer_user_id"], ids["writer_partner_id"])
+    with _transaction(conn):
+        return _milestone_writes(conn, ids, run_id, kind, changes)
+
+
+def _milestone_writes(
+    conn: Any, ids: dict[str, Any], run_id: str, kind: str, changes: dict[str, Any]
+) -> Any:
     from atelier.platform.ids import new_id
 
     sqlite = is_sqlite(conn)
-    _principal(conn, ids["writer_user_id"], ids["writer_partner_id"])
-    if sqlite:
-        conn.execute("BEGIN IMMEDIATE")
     lock = "" if sqlite else " FOR UPDATE"
     [run] = sql_rows(conn, f"SELECT * FROM production_runs WHERE id = ?{lock}", [run_id])
     now = _now()
@@ -119,7 +140,6 @@ def _milestone(
         " manual_retries) VALUES (?, ?, ?, ?, ?, 0, 0)".replace("?", placeholder),
         [new_id("evt"), f"production_run.{kind}", payload, now, now],
     )
-    conn.commit()
     return {"message": kind, "production_run": {"id": run_id}}
 
 
@@ -166,8 +186,6 @@ _bodies: list[tuple[str, bytes]] = []
 def webhook(conn: Any, ids: dict[str, Any]) -> Any:
     """Verify the signature, parse, look up the external id and the products, insert the
     order, its lines and the ``order.placed`` event, commit."""
-    from atelier.platform.ids import new_id
-
     if not _bodies:
         _bodies.extend(webhook_bodies(ids, "floor", ids["webhook_bodies"]))
     signature, body = _next("webhook", _bodies)
@@ -175,10 +193,14 @@ def webhook(conn: Any, ids: dict[str, Any]) -> Any:
     if not hmac.compare_digest(signature, expected):
         raise ValueError("bad signature")
     data = json.loads(body)
-    sqlite = is_sqlite(conn)
-    placeholder = "?" if sqlite else "%s"
-    if sqlite:
-        conn.execute("BEGIN IMMEDIATE")
+    with _transaction(conn):
+        return _order_writes(conn, data)
+
+
+def _order_writes(conn: Any, data: dict[str, Any]) -> Any:
+    from atelier.platform.ids import new_id
+
+    placeholder = "?" if is_sqlite(conn) else "%s"
     sql_rows(conn, "SELECT id FROM orders WHERE external_id = ?", [data["external_id"]])
     product_ids = [item["product_id"] for item in data["items"]]
     marks = ", ".join("?" for _ in product_ids)
@@ -203,5 +225,4 @@ def webhook(conn: Any, ids: dict[str, Any]) -> Any:
         " manual_retries) VALUES (?, 'order.placed', ?, ?, ?, 0, 0)".replace("?", placeholder),
         [new_id("evt"), json.dumps({"order_id": order_id, "items": lines}), now, now],
     )
-    conn.commit()
     return {"order": {"id": order_id, "external_id": data["external_id"], "items": lines}}
