@@ -292,6 +292,9 @@ def prepare(database_url: str | None, size: Size, workdir: Path) -> tuple[str, d
         building.rename(cached)
         for leftover in CACHE.glob("*.migrate-lock"):
             leftover.unlink()
+        for stale in CACHE.glob(f"atelier-{size.label}-*"):  # built for an older schema
+            if stale.stem != cached.stem:
+                stale.unlink()
         meta.write_text(json.dumps(ids))
     target = workdir / "bench.db"
     shutil.copyfile(cached, target)
