@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from atelier.audit.models import RunEvent
@@ -23,19 +24,47 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> RunEvent:
     """Append one RunEvent; it commits or rolls back with the change it describes."""
-    event = RunEvent(
-        run_id=run_id,
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        actor_type=actor.type.value,
-        actor_id=actor.id,
-        channel=actor.channel.value,
-        data=data or {},
-        occurred_at=clock.now(),
-    )
+    event = RunEvent(**_fields(run_id, kind, actor, from_status, to_status, data))
     session.add(event)
     return event
+
+
+def record_many(
+    session: Session,
+    run_ids: Sequence[str],
+    kind: str,
+    actor: Actor,
+    *,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """``record`` for many runs at once: the same rows, in one executemany INSERT."""
+    if not run_ids:
+        return
+    rows = [_fields(run_id, kind, actor, from_status, to_status, data) for run_id in run_ids]
+    session.execute(insert(RunEvent), rows)
+
+
+def _fields(
+    run_id: str,
+    kind: str,
+    actor: Actor,
+    from_status: str | None,
+    to_status: str | None,
+    data: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "kind": kind,
+        "from_status": from_status,
+        "to_status": to_status,
+        "actor_type": actor.type.value,
+        "actor_id": actor.id,
+        "channel": actor.channel.value,
+        "data": dict(data or {}),
+        "occurred_at": clock.now(),
+    }
 
 
 def has_event(session: Session, run_id: str, kind: str, data: dict[str, Any]) -> bool:

@@ -256,5 +256,23 @@ def get_variant(session: Session, variant_id: str) -> ProductVariant | None:
     return session.get(ProductVariant, variant_id)
 
 
-def product_design_id(session: Session, product_id: str) -> str | None:
-    return session.scalar(select(Product.design_id).where(Product.id == product_id))
+def variant_links(session: Session, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    """``{variant_id: (product_id, design_id)}`` for the variants that exist."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(ProductVariant.id, ProductVariant.product_id, ProductVariant.design_id).where(
+            ProductVariant.id.in_(wanted)
+        )
+    )
+    return {vid: (pid, did) for vid, pid, did in rows}
+
+
+def product_design_ids(session: Session, ids: Iterable[str]) -> dict[str, str | None]:
+    """``{product_id: design_id}`` for the products that exist."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(select(Product.id, Product.design_id).where(Product.id.in_(wanted)))
+    return {pid: did for pid, did in rows}

@@ -65,19 +65,35 @@ def design_snapshot(session: Session, design: Design) -> dict[str, Any]:
     }
 
 
+LineRef = tuple[str | None, str | None]  # (product_id, variant_id) of an order line
+
+
 def design_for_line(session: Session, product_id: str | None, variant_id: str | None) -> str | None:
     """The design an order line resolves to: the variant's link wins over the product's."""
-    product_of_variant: str | None = None
-    if variant_id:
-        variant = repository.get_variant(session, variant_id)
-        if variant is not None and (product_id is None or variant.product_id == product_id):
-            if variant.design_id:
-                return variant.design_id
-            product_of_variant = variant.product_id
-    owner = product_id or product_of_variant
-    if owner:
-        return repository.product_design_id(session, owner)
-    return None
+    return designs_for_lines(session, [(product_id, variant_id)])[(product_id, variant_id)]
+
+
+def designs_for_lines(session: Session, lines: Sequence[LineRef]) -> dict[LineRef, str | None]:
+    """The design each order line resolves to (the variant's link wins over the product's).
+
+    Two statements whatever the number of lines: the variants, then the products they need.
+    """
+    variants = repository.variant_links(session, {v for _, v in lines if v})
+    owners: dict[LineRef, str | None] = {}
+    resolved: dict[LineRef, str | None] = {}
+    for product_id, variant_id in lines:
+        product_of_variant: str | None = None
+        link = variants.get(variant_id) if variant_id else None
+        if link is not None and (product_id is None or link[0] == product_id):
+            if link[1]:
+                resolved[(product_id, variant_id)] = link[1]
+                continue
+            product_of_variant = link[0]
+        owners[(product_id, variant_id)] = product_id or product_of_variant
+    products = repository.product_design_ids(session, {o for o in owners.values() if o})
+    for line, owner in owners.items():
+        resolved[line] = products.get(owner) if owner else None
+    return resolved
 
 
 def output_item_id(session: Session, design_id: str, variant_id: str | None) -> str | None:

@@ -8,7 +8,7 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from atelier.catalog.models import Product, ProductVariant
-from atelier.orders.models import Order
+from atelier.orders.models import Order, OrderLineItem
 
 
 def order_by_external_id(session: Session, external_id: str) -> Order | None:
@@ -76,3 +76,14 @@ def products_by_external_ids(session: Session, key: str, ids: Iterable[str]) -> 
     expr = cast(Product.metadata_[key].as_string(), String)
     rows = session.execute(select(Product.id, expr).where(expr.in_(wanted)))
     return {str(ext): pid for pid, ext in rows if ext is not None}
+
+
+def line_orders(session: Session, line_ids: Iterable[str]) -> dict[str, str]:
+    """``{line_id: order_id}`` for the order lines that exist."""
+    wanted = set(line_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(OrderLineItem.id, OrderLineItem.order_id).where(OrderLineItem.id.in_(wanted))
+    )
+    return {line_id: order_id for line_id, order_id in rows}

@@ -48,6 +48,11 @@ def get_order(session: Session, order_id: str) -> Order:
     return order
 
 
+def line_orders(session: Session, line_ids: Sequence[str]) -> dict[str, str]:
+    """The order of each order line that exists (one statement)."""
+    return repo.line_orders(session, line_ids)
+
+
 def list_orders(
     session: Session,
     *,

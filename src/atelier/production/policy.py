@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atelier.catalog import service as catalog
-from atelier.catalog.models import DesignPartner, DesignStatus
+from atelier.catalog.models import Design, DesignPartner, DesignStatus
 from atelier.partners.models import Partner, PartnerStatus
 from atelier.platform import clock
 from atelier.platform.errors import Conflict, DomainError, Invalid
@@ -326,11 +326,19 @@ class RunRef:
 
 
 def evaluate_run(
-    session: Session, run: ProductionRun | RunRef, rules: AutoApprovalRules | None = None
+    session: Session,
+    run: ProductionRun | RunRef,
+    rules: AutoApprovalRules | None = None,
+    *,
+    design: Design | None = None,
 ) -> AutoApprovalDecision:
-    """Gather the facts about ``run`` and decide whether it may be auto-approved."""
+    """Gather the facts about ``run`` and decide whether it may be auto-approved.
+
+    ``design`` is the run's design when the caller has just read it (else it is read here).
+    """
     rules = rules or auto_approval_rules(session)
-    design = catalog.get_design(session, run.design_id)
+    if design is None or design.id != run.design_id:
+        design = catalog.get_design(session, run.design_id)
     linked = session.execute(
         select(Partner.id, Partner.status)
         .join(DesignPartner, DesignPartner.partner_id == Partner.id)

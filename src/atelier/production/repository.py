@@ -680,3 +680,21 @@ def policy_document(session: Session, key: str) -> dict[str, Any] | None:
     """The stored policy document called ``key`` (``None`` when none is stored)."""
     document: dict[str, Any] | None = read_rows(session, _POLICY_DOCUMENT, key=key).scalar()
     return document
+
+
+def order_lines_with_runs(session: Session, line_ids: Sequence[str]) -> set[str]:
+    """The order lines among ``line_ids`` that already have a run."""
+    if not line_ids:
+        return set()
+    rows = session.scalars(
+        select(ProductionRun.order_line_item_id).where(
+            ProductionRun.order_line_item_id.in_(set(line_ids))
+        )
+    )
+    return {line_id for line_id in rows if line_id is not None}
+
+
+def insert_runs(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Insert runs (one executemany; every row has the same keys); their ids, in row order."""
+    stmt = insert(ProductionRun).returning(ProductionRun.id, sort_by_parameter_order=True)
+    return list(session.scalars(stmt, list(rows)))

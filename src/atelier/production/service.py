@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from atelier.audit import service as audit
 from atelier.catalog import service as catalog
+from atelier.catalog.models import Design
+from atelier.orders import service as orders
 from atelier.partners import service as partners
 from atelier.platform import clock, outbox
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Conflict, DomainError, Invalid, not_found
-from atelier.production import dispatch, transitions
+from atelier.production import dispatch, repository, transitions
 from atelier.production.errors import ProductionCode
 
 # Interventions live in their own module; re-exported so callers use ``production.service``.
@@ -91,25 +93,21 @@ def create_run(
     if order_id is not None or order_line_item_id is not None:
         _check_order_refs(session, order_id, order_line_item_id)
     run = ProductionRun(
-        design_id=design_id,
-        partner_id=partner_id,
-        quantity=quantity,
-        run_type=str(run_type),
-        role=role,
-        product_id=product_id,
-        variant_id=variant_id,
-        order_id=order_id,
-        order_line_item_id=order_line_item_id,
-        metadata_=dict(metadata or {}),
-        status=str(status),
-        parent_run_id=parent_run_id,
-        snapshot=snapshot,
-        captured_at=clock.now(),
-        depends_on_run_ids=[],
-        dispatch_template_names=[],
-        dispatch_template_ids=[],
-        dispatched_template_ids=[],
-        reminder_counts={},
+        **_new_run_fields(
+            design_id=design_id,
+            partner_id=partner_id,
+            quantity=quantity,
+            run_type=str(run_type),
+            role=role,
+            product_id=product_id,
+            variant_id=variant_id,
+            order_id=order_id,
+            order_line_item_id=order_line_item_id,
+            metadata_=dict(metadata or {}),
+            status=str(status),
+            parent_run_id=parent_run_id,
+            snapshot=snapshot,
+        )
     )
     if order_line_item_id is not None:
         try:
@@ -132,6 +130,19 @@ def create_run(
     return run
 
 
+def _new_run_fields(**fields: Any) -> dict[str, Any]:
+    """A new run's columns: ``fields`` plus the capture time and empty bookkeeping."""
+    return {
+        **fields,
+        "captured_at": clock.now(),
+        "depends_on_run_ids": [],
+        "dispatch_template_names": [],
+        "dispatch_template_ids": [],
+        "dispatched_template_ids": [],
+        "reminder_counts": {},
+    }
+
+
 def record_created(
     session: Session, run: ProductionRun, actor: Actor, *, emit_event: bool = True
 ) -> None:
@@ -139,6 +150,174 @@ def record_created(
     audit.record(session, run.id, "created", actor, to_status=run.status)
     if emit_event:
         outbox.emit(session, "production_run.created", transitions.event_payload(run, actor))
+
+
+# --- the runs of an order, in a fixed number of statements ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    """An order line that resolves to a design: ``create_order_runs`` makes one run of it."""
+
+    line_id: str | None
+    design_id: str
+    quantity: int | None
+    product_id: str | None
+    variant_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """A run ``create_order_runs`` created (what its event payload names)."""
+
+    id: str
+    design_id: str
+    line: OrderLine
+    partner_id: str | None = None
+    parent_run_id: str | None = None
+    run_type: str = RunType.PRODUCTION
+    status: str = RunStatus.PENDING_REVIEW
+
+
+@dataclass(slots=True)
+class OrderRuns:
+    created: list[NewRun] = field(default_factory=list)
+    # Why a line got no run, by its position in the lines given.
+    refused: dict[int, DomainError] = field(default_factory=dict)
+    # The designs read for the snapshots, for the caller's next look at them (auto-approval).
+    designs: dict[str, Design] = field(default_factory=dict)
+
+
+def create_order_runs(
+    session: Session,
+    lines: Sequence[OrderLine],
+    *,
+    actor: Actor,
+    order_id: str | None,
+    metadata: dict[str, Any],
+) -> OrderRuns:
+    """``create_run`` for the lines of one order (pending runs, no partner), same rows/events.
+
+    Each design is read and snapshotted once, the order lines checked in one statement, and
+    the runs, their audit rows and their events inserted in one executemany each. Should a
+    concurrent delivery insert one of these lines first, the insert is rolled back and the
+    lines go through ``create_run`` one by one (each refused line then answers 409).
+    """
+    result = OrderRuns()
+    snapshots: dict[str, dict[str, Any] | DomainError] = {}
+    for design_id in dict.fromkeys(line.design_id for line in lines):
+        try:
+            design = result.designs[design_id] = catalog.get_design(session, design_id)
+        except DomainError as exc:
+            snapshots[design_id] = exc
+            continue
+        snapshots[design_id] = catalog.design_snapshot(session, design)
+    order_error: DomainError | None = None
+    try:
+        _check_order_refs(session, order_id, None)
+    except DomainError as exc:
+        order_error = exc
+    line_ids = [line.line_id for line in lines if line.line_id is not None]
+    known = orders.line_orders(session, line_ids)
+    taken = repository.order_lines_with_runs(session, line_ids)
+    pending: list[tuple[int, OrderLine, dict[str, Any]]] = []
+    for index, line in enumerate(lines):
+        snapshot = snapshots[line.design_id]
+        if isinstance(snapshot, DomainError):
+            result.refused[index] = snapshot
+            continue
+        error = order_error
+        if error is None and line.line_id is not None:
+            error = _line_error(line.line_id, known.get(line.line_id), order_id, taken)
+        if error is not None:
+            result.refused[index] = error
+            continue
+        if line.line_id is not None:
+            taken.add(line.line_id)
+        pending.append((index, line, snapshot))
+    if not pending:
+        return result
+    rows = [
+        _new_run_fields(
+            design_id=line.design_id,
+            partner_id=None,
+            quantity=line.quantity,
+            run_type=str(RunType.PRODUCTION),
+            role=None,
+            product_id=line.product_id,
+            variant_id=line.variant_id,
+            order_id=order_id,
+            order_line_item_id=line.line_id,
+            metadata_=dict(metadata),
+            status=str(RunStatus.PENDING_REVIEW),
+            parent_run_id=None,
+            snapshot=snapshot,
+        )
+        for _, line, snapshot in pending
+    ]
+    try:
+        with session.begin_nested():
+            ids = repository.insert_runs(session, rows)
+    except IntegrityError:
+        _create_one_by_one(session, pending, actor, order_id, metadata, result)
+        return result
+    result.created = [
+        NewRun(run_id, line.design_id, line)
+        for run_id, (_, line, _) in zip(ids, pending, strict=True)
+    ]
+    audit.record_many(session, ids, "created", actor, to_status=RunStatus.PENDING_REVIEW)
+    outbox.emit_many(
+        session,
+        "production_run.created",
+        [transitions.event_payload(run, actor) for run in result.created],
+    )
+    for run in result.created:
+        log.info(
+            "production run created",
+            extra={"run_id": run.id, "design_id": run.design_id, "partner_id": None},
+        )
+    return result
+
+
+def _line_error(
+    line_id: str, line_order: str | None, order_id: str | None, taken: set[str]
+) -> DomainError | None:
+    if line_order is None or (order_id is not None and line_order != order_id):
+        return not_found("order_line_item", line_id)
+    if line_id in taken:
+        return Conflict(
+            f"order line {line_id!r} already has a production run",
+            code=ProductionCode.DUPLICATE_ORDER_LINE,
+        )
+    return None
+
+
+def _create_one_by_one(
+    session: Session,
+    pending: Sequence[tuple[int, OrderLine, dict[str, Any]]],
+    actor: Actor,
+    order_id: str | None,
+    metadata: dict[str, Any],
+    result: OrderRuns,
+) -> None:
+    for index, line, snapshot in pending:
+        try:
+            run = create_run(
+                session,
+                design_id=line.design_id,
+                actor=actor,
+                quantity=line.quantity,
+                product_id=line.product_id,
+                variant_id=line.variant_id,
+                order_id=order_id,
+                order_line_item_id=line.line_id,
+                metadata=metadata,
+                snapshot=snapshot,
+            )
+        except DomainError as exc:
+            result.refused[index] = exc
+            continue
+        result.created.append(NewRun(run.id, line.design_id, line))
 
 
 # --- approval ---------------------------------------------------------------------------------

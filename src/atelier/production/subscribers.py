@@ -48,67 +48,80 @@ def runs_from_order(session: Session, event: Event) -> None:
 
 def create_runs_for_order(
     session: Session, payload: dict[str, Any], *, event_id: str | None = None
-) -> list[ProductionRun]:
-    """One run per resolvable line of an ``order.placed`` payload; returns the runs created now."""
+) -> list[str]:
+    """One run per resolvable line of an ``order.placed`` payload; returns the ids created now.
+
+    A fixed number of statements whatever the number of lines (``service.create_order_runs``);
+    each design's auto-approval is evaluated once. Only auto-approved runs are then loaded.
+    """
     actor = Actor.system()
     order_id = payload.get("order_id")
-    rules = policy.auto_approval_rules(session)
-    created: list[ProductionRun] = []
-    for item in payload.get("items") or []:
-        line_id = item.get("id")
-        product_id = item.get("product_id")
-        variant_id = item.get("variant_id")
+    items: list[dict[str, Any]] = list(payload.get("items") or [])
+    designs = catalog.designs_for_lines(
+        session, [(item.get("product_id"), item.get("variant_id")) for item in items]
+    )
+    lines: list[service.OrderLine] = []
+    contexts: list[dict[str, Any]] = []
+    for item in items:
         context = {
             "order_id": order_id,
-            "order_line_item_id": line_id,
-            "product_id": product_id,
-            "variant_id": variant_id,
+            "order_line_item_id": item.get("id"),
+            "product_id": item.get("product_id"),
+            "variant_id": item.get("variant_id"),
         }
-        design_id = catalog.design_for_line(session, product_id, variant_id)
+        design_id = designs[(item.get("product_id"), item.get("variant_id"))]
         if design_id is None:
             log.info("order line has no design; no production run", extra=context)
             continue
-        metadata: dict[str, Any] = {"source": SOURCE}
-        if payload.get("external_id"):
-            metadata["external_order_id"] = payload["external_id"]
-        if event_id:
-            metadata["event_id"] = event_id
-        try:
-            run = service.create_run(
-                session,
+        lines.append(
+            service.OrderLine(
+                line_id=item.get("id"),
                 design_id=design_id,
-                actor=actor,
                 quantity=item.get("quantity"),
-                product_id=product_id,
-                variant_id=variant_id,
-                order_id=order_id,
-                order_line_item_id=line_id,
-                metadata=metadata,
+                product_id=item.get("product_id"),
+                variant_id=item.get("variant_id"),
             )
-        except DomainError as exc:
-            if exc.code == ProductionCode.DUPLICATE_ORDER_LINE:
-                log.info("order line already has a production run", extra=context)
-            else:
-                log.warning(
-                    "order line skipped: %s", exc.detail, extra={**context, "code": exc.code}
+        )
+        contexts.append(context)
+    metadata: dict[str, Any] = {"source": SOURCE}
+    if payload.get("external_id"):
+        metadata["external_order_id"] = payload["external_id"]
+    if event_id:
+        metadata["event_id"] = event_id
+    result = service.create_order_runs(
+        session, lines, actor=actor, order_id=order_id, metadata=metadata
+    )
+    for index, exc in sorted(result.refused.items()):
+        if exc.code == ProductionCode.DUPLICATE_ORDER_LINE:
+            log.info("order line already has a production run", extra=contexts[index])
+        else:
+            log.warning(
+                "order line skipped: %s", exc.detail, extra={**contexts[index], "code": exc.code}
+            )
+    rules = policy.auto_approval_rules(session)
+    if rules.enabled:
+        decisions: dict[str, policy.AutoApprovalDecision] = {}
+        for new in result.created:
+            if new.design_id not in decisions:
+                ref = policy.RunRef(new.status, new.design_id, new.partner_id)
+                decisions[new.design_id] = policy.evaluate_run(
+                    session, ref, rules, design=result.designs.get(new.design_id)
                 )
-            continue
-        created.append(run)
-        _maybe_auto_approve(session, run, rules, actor)
-    return created
+            _maybe_auto_approve(session, new.id, decisions[new.design_id], actor)
+    return [new.id for new in result.created]
 
 
 def _maybe_auto_approve(
-    session: Session, run: ProductionRun, rules: policy.AutoApprovalRules, actor: Actor
+    session: Session, run_id: str, decision: policy.AutoApprovalDecision, actor: Actor
 ) -> None:
-    if not rules.enabled:
-        return
-    decision = policy.evaluate_run(session, run, rules)
     if not decision.auto_approvable:
         log.info(
             "production run waits for review",
-            extra={"run_id": run.id, "reasons": list(decision.reasons)},
+            extra={"run_id": run_id, "reasons": list(decision.reasons)},
         )
+        return
+    run = session.get(ProductionRun, run_id)
+    if run is None:
         return
     try:
         # The approval either happens whole or not at all; the run then simply waits.

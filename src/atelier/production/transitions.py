@@ -8,7 +8,7 @@ SQLite the write session already holds the database write lock (``BEGIN IMMEDIAT
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -157,7 +157,24 @@ def allowed_by_facts(
     return [action.value for action in among if check(action, facts, policy)]
 
 
-def event_payload(run: ProductionRun, actor: Actor, **extra: Any) -> dict[str, Any]:
+class RunHead(Protocol):
+    """What an event payload names of a run (a run, or a row inserted without the ORM)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def partner_id(self) -> str | None: ...
+    @property
+    def design_id(self) -> str: ...
+    @property
+    def parent_run_id(self) -> str | None: ...
+    @property
+    def run_type(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+def event_payload(run: RunHead, actor: Actor, **extra: Any) -> dict[str, Any]:
     """The common shape of every ``production_run.*`` event."""
     payload: dict[str, Any] = {
         "production_run_id": run.id,
