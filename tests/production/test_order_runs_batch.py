@@ -20,22 +20,11 @@ from atelier.production.models import ProductionRun
 from atelier.production.subscribers import create_runs_for_order
 from tests.factories import catalog, orders
 from tests.production.read_support import statements
+from tests.production.test_order_placed import _event
 
 
 def _payload(order: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "order_id": order["id"],
-        "external_id": order.get("external_id"),
-        "items": [
-            {
-                "id": item["id"],
-                "product_id": item["product_id"],
-                "variant_id": item.get("variant_id"),
-                "quantity": item["quantity"],
-            }
-            for item in order["items"]
-        ],
-    }
+    return _event(order).payload
 
 
 def _order(admin: TestClient, product_id: str, lines: int) -> dict[str, Any]:
