@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from atelier.catalog import service as catalog
 from atelier.inventory.consumption_schemas import (
@@ -29,13 +29,13 @@ router = APIRouter(prefix="/admin", tags=["production-runs lifecycle"])
 
 
 @router.post("/production-runs/{run_id}/accept", response_model=MessageRunResponse)
-def accept(run_id: IdPath, session: DbSession, admin: AdminPrincipal) -> MessageRunResponse:
+def accept(run_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Response:
     """Accept on the partner's behalf."""
     return milestone_out(*milestones.accept_run(session, run_id, actor=admin.actor))
 
 
 @router.post("/production-runs/{run_id}/start", response_model=MessageRunResponse)
-def start(run_id: IdPath, session: DbSession, admin: AdminPrincipal) -> MessageRunResponse:
+def start(run_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Response:
     """Start on the partner's behalf."""
     return milestone_out(*milestones.start_run(session, run_id, actor=admin.actor))
 
@@ -43,7 +43,7 @@ def start(run_id: IdPath, session: DbSession, admin: AdminPrincipal) -> MessageR
 @router.post("/production-runs/{run_id}/finish", response_model=MessageRunResponse)
 def finish(
     run_id: IdPath, session: DbSession, admin: AdminPrincipal, body: FinishRequest | None = None
-) -> MessageRunResponse:
+) -> Response:
     """Finish on the partner's behalf (``complete_tasks`` completes open tasks)."""
     body = body or FinishRequest()
     return milestone_out(
@@ -56,7 +56,7 @@ def finish(
 @router.post("/production-runs/{run_id}/progress", response_model=MessageRunResponse)
 def progress(
     run_id: IdPath, body: ProgressRequest, session: DbSession, admin: AdminPrincipal
-) -> MessageRunResponse:
+) -> Response:
     """Record the pieces produced so far on the partner's behalf."""
     return milestone_out(
         *milestones.record_progress(

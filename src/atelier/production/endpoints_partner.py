@@ -44,8 +44,11 @@ def _partner_id(partner: PartnerPrincipal) -> str:
     return partner.partner_id
 
 
-def milestone_out(run: ProductionRun, message: str) -> MessageRunResponse:
-    return MessageRunResponse(production_run=ProductionRunRead.model_validate(run), message=message)
+def milestone_out(run: ProductionRun, message: str) -> Response:
+    """``MessageRunResponse`` built from the run and encoded once (FastAPI would validate it a
+    second time and encode it through ``jsonable_encoder``; the bytes are the same)."""
+    body = MessageRunResponse(production_run=ProductionRunRead.model_validate(run), message=message)
+    return Response(body.model_dump_json(by_alias=True), media_type="application/json")
 
 
 @router.get("", response_model=PartnerRunList)
@@ -80,7 +83,7 @@ def get_run(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Re
 
 
 @router.post("/{run_id}/accept", response_model=MessageRunResponse)
-def accept(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> MessageRunResponse:
+def accept(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Response:
     """sent_to_partner → in_progress."""
     run, message = milestones.accept_run(
         session, run_id, actor=partner.actor, partner_id=_partner_id(partner)
@@ -91,7 +94,7 @@ def accept(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Mes
 @router.post("/{run_id}/decline", response_model=MessageRunResponse)
 def decline(
     run_id: IdPath, body: DeclineRequest, session: DbSession, partner: PartnerPrincipal
-) -> MessageRunResponse:
+) -> Response:
     """Give the run back before starting it: → awaiting_reassignment (twice → "already queued")."""
     from atelier.production import service
 
@@ -107,7 +110,7 @@ def decline(
 
 
 @router.post("/{run_id}/start", response_model=MessageRunResponse)
-def start(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> MessageRunResponse:
+def start(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Response:
     """Stamp started_at (a sample run's design → In_Development)."""
     run, message = milestones.start_run(
         session, run_id, actor=partner.actor, partner_id=_partner_id(partner)
@@ -121,7 +124,7 @@ def finish(
     session: DbSession,
     partner: PartnerPrincipal,
     body: FinishRequest | None = None,
-) -> MessageRunResponse:
+) -> Response:
     """Stamp finished_at with notes; ``complete_tasks`` completes the remaining open tasks."""
     body = body or FinishRequest()
     run, message = milestones.finish_run(
@@ -138,7 +141,7 @@ def finish(
 @router.post("/{run_id}/progress", response_model=MessageRunResponse)
 def progress(
     run_id: IdPath, body: ProgressRequest, session: DbSession, partner: PartnerPrincipal
-) -> MessageRunResponse:
+) -> Response:
     """Record the pieces produced so far."""
     run, message = milestones.record_progress(
         session,

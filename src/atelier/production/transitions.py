@@ -216,9 +216,11 @@ def record_change(
     """
     refresh_gate(run)  # keep current_gate/gate_deadline_at in step with every change
     to_status = run.status if from_status is not None and from_status != run.status else None
-    audit.record(
+    # The audit row and the event are inserted at once, each by one statement, not tracked by the
+    # unit of work (the run's pending change is flushed first, so rows keep their order).
+    audit.record_many(
         session,
-        run.id,
+        [run.id],
         kind,
         actor,
         from_status=from_status if to_status else None,
@@ -226,4 +228,5 @@ def record_change(
         data=data,
     )
     if event:
-        outbox.emit(session, f"production_run.{event}", event_payload(run, actor, **(data or {})))
+        payload = event_payload(run, actor, **(data or {}))
+        outbox.emit_many(session, f"production_run.{event}", [payload])
