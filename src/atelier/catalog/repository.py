@@ -102,15 +102,16 @@ def list_designs(
     return rows, count
 
 
+_BOM_COLUMNS = (
+    DesignInventoryItem.id,
+    DesignInventoryItem.inventory_item_id,
+    DesignInventoryItem.planned_quantity,
+    InventoryItem.sku,
+    InventoryItem.title,
+    InventoryItem.unit_of_measure,
+)
 _BOM_LINES = (
-    select(
-        DesignInventoryItem.id,
-        DesignInventoryItem.inventory_item_id,
-        DesignInventoryItem.planned_quantity,
-        InventoryItem.sku,
-        InventoryItem.title,
-        InventoryItem.unit_of_measure,
-    )
+    select(*_BOM_COLUMNS)
     .join(InventoryItem, InventoryItem.id == DesignInventoryItem.inventory_item_id)
     .where(DesignInventoryItem.design_id == bindparam("design_id"))
     .order_by(DesignInventoryItem.created_at, DesignInventoryItem.id)
@@ -120,6 +121,32 @@ _BOM_LINES = (
 def bom_lines(session: Session, design_id: str) -> list[dict[str, Any]]:
     """BOM lines joined with their inventory item, oldest first."""
     return [dict(row._mapping) for row in read_rows(session, _BOM_LINES, design_id=design_id)]
+
+
+def designs_by_ids(session: Session, ids: Iterable[str]) -> dict[str, Design]:
+    """The designs that exist among ``ids`` (one statement)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {d.id: d for d in session.scalars(select(Design).where(Design.id.in_(wanted)))}
+
+
+def bom_lines_of(session: Session, design_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """``bom_lines`` of several designs in one statement (each design's lines oldest first)."""
+    wanted = set(design_ids)
+    lines: dict[str, list[dict[str, Any]]] = {design_id: [] for design_id in wanted}
+    if not wanted:
+        return lines
+    stmt = (
+        select(DesignInventoryItem.design_id, *_BOM_COLUMNS)
+        .join(InventoryItem, InventoryItem.id == DesignInventoryItem.inventory_item_id)
+        .where(DesignInventoryItem.design_id.in_(wanted))
+        .order_by(DesignInventoryItem.created_at, DesignInventoryItem.id)
+    )
+    for row in session.execute(stmt):
+        line = dict(row._mapping)
+        lines[line.pop("design_id")].append(line)
+    return lines
 
 
 def bom_item_ids(session: Session, design_id: str) -> set[str]:

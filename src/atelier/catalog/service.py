@@ -42,6 +42,20 @@ def get_design(session: Session, design_id: str) -> Design:
 
 def design_snapshot(session: Session, design: Design) -> dict[str, Any]:
     """What a run captures of its design at creation: descriptive fields and the current BOM."""
+    return _snapshot(design, repository.bom_lines(session, design.id))
+
+
+def design_snapshots(
+    session: Session, design_ids: Sequence[str]
+) -> tuple[dict[str, Design], dict[str, dict[str, Any]]]:
+    """The designs that exist among ``design_ids`` and their ``design_snapshot`` (two
+    statements, however many designs)."""
+    designs = repository.designs_by_ids(session, design_ids)
+    boms = repository.bom_lines_of(session, designs)
+    return designs, {design_id: _snapshot(d, boms[design_id]) for design_id, d in designs.items()}
+
+
+def _snapshot(design: Design, bom: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         "name": design.name,
         "description": design.description,
@@ -60,7 +74,7 @@ def design_snapshot(session: Session, design: Design) -> dict[str, Any]:
                 "unit_of_measure": line["unit_of_measure"],
                 "planned_quantity": line["planned_quantity"],
             }
-            for line in repository.bom_lines(session, design.id)
+            for line in bom
         ],
     }
 

@@ -205,13 +205,10 @@ def create_order_runs(
     """
     result = OrderRuns()
     snapshots: dict[str, dict[str, Any] | DomainError] = {}
-    for design_id in dict.fromkeys(line.design_id for line in lines):
-        try:
-            design = result.designs[design_id] = catalog.get_design(session, design_id)
-        except DomainError as exc:
-            snapshots[design_id] = exc
-            continue
-        snapshots[design_id] = catalog.design_snapshot(session, design)
+    wanted = list(dict.fromkeys(line.design_id for line in lines))
+    result.designs, found = catalog.design_snapshots(session, wanted)
+    for design_id in wanted:
+        snapshots[design_id] = found.get(design_id) or not_found("design", design_id)
     order_error: DomainError | None = None
     try:
         _check_order_refs(session, order_id, None)
