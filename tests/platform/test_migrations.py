@@ -10,11 +10,20 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
 import atelier.models  # noqa: F401
-from atelier.migrations import VERSIONS_DIR, heads, upgrade
+from atelier import migrations
+from atelier.migrations import (
+    VERSIONS_DIR,
+    alembic_config,
+    current_revision,
+    file_head,
+    heads,
+    upgrade,
+)
 from atelier.platform.db import Base, make_engine
 from atelier.production import search_index
 
@@ -76,3 +85,33 @@ class TestMigrations:
         index_tables = search_index.SQLITE_INDEX_TABLES if not PG_URL else frozenset()
         expected = {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
         assert expected | index_tables == tables
+
+
+class TestStartupFastPath:
+    def test_the_file_names_give_alembics_head_and_each_scripts_revision(self) -> None:
+        assert file_head() == heads()[0]
+        for script in ScriptDirectory.from_config(alembic_config()).walk_revisions():
+            assert script.path is not None
+            assert Path(script.path).name.split("_")[3] == script.revision
+
+    def test_a_database_at_head_is_not_migrated_again_one_behind_is(
+        self, fresh_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        assert current_revision(fresh_url) is None  # no schema yet
+        upgrade(fresh_url)
+        assert current_revision(fresh_url) == file_head()
+        calls: list[str] = []
+        real_upgrade = migrations.command.upgrade
+
+        def counting(config: object, revision: str) -> None:
+            calls.append(revision)
+            real_upgrade(config, revision)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(migrations.command, "upgrade", counting)
+        upgrade(fresh_url)
+        assert calls == []  # recognised from one query: Alembic never loaded
+        migrations.command.downgrade(alembic_config(fresh_url), "-1")
+        upgrade(fresh_url)
+        assert calls == ["head"]
+        assert current_revision(fresh_url) == file_head()
+        assert schema_differences(fresh_url) == []
