@@ -11,8 +11,10 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from atelier.flows import repository, service
+from atelier.flows.errors import FlowError
 from atelier.flows.schemas import FlowCreate
 from atelier.notifications.catalog import EVENT_TEMPLATES
+from atelier.platform.errors import Conflict
 from atelier.platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -176,7 +178,15 @@ def seed_flows(session: Session, settings: Settings) -> SeedReport:
             log.warning("seeded flow not valid: %s", exc.errors()[:3], extra={"seed": key})
             report.failed.append(name)
             continue
-        service.create_flow(session, data, settings, seed_key=key)
+        try:
+            service.create_flow(session, data, settings, seed_key=key)
+        except Conflict as exc:
+            if exc.code != FlowError.NAME_TAKEN:
+                raise
+            # Another process starting at the same moment seeded it first (its insert won the
+            # unique name; ours rolled back to its savepoint): it exists, which is the goal.
+            report.existing.append(name)
+            continue
         report.created.append(name)
     log.info(
         "flows seeded",

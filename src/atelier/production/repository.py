@@ -357,7 +357,11 @@ def children_of(session: Session, run_id: str) -> list[ProductionRun]:
         session.scalars(
             select(ProductionRun)
             .where(ProductionRun.parent_run_id == run_id)
-            .order_by(ProductionRun.sequence.asc().nulls_first(), ProductionRun.created_at)
+            .order_by(
+                ProductionRun.sequence.asc().nulls_first(),
+                ProductionRun.created_at,
+                ProductionRun.id,
+            )
         )
     )
 

@@ -151,7 +151,7 @@ _FAMILY_OF_RUN = _NAMED_RUN.where(
         ProductionRun.parent_run_id == bindparam("run_id"),
         ProductionRun.id == bindparam("parent_id"),
     )
-).order_by(ProductionRun.sequence.asc().nulls_first(), ProductionRun.created_at)
+).order_by(ProductionRun.sequence.asc().nulls_first(), ProductionRun.created_at, ProductionRun.id)
 _STATUSES = select(ProductionRun.id, ProductionRun.status).where(
     ProductionRun.id.in_(bindparam("run_ids", expanding=True))
 )
