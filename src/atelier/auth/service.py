@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +18,8 @@ from atelier.platform.security import hash_password, issue_token, verify_passwor
 from atelier.platform.settings import Settings
 
 log = logging.getLogger(__name__)
+
+_Account = TypeVar("_Account", AdminUser, PartnerUser)
 
 _BAD_CREDENTIALS = "email or password is incorrect"
 
@@ -101,14 +104,12 @@ def _wrong_password() -> Invalid:
     )
 
 
-def change_admin_password(
-    session: Session, settings: Settings, user_id: str, current: str, new: str
-) -> str:
-    """Replace the signed-in admin's password; every earlier token stops working.
-
-    Returns a fresh token for the caller. 422 ``wrong_password`` when ``current`` is wrong.
-    """
-    user = session.get(AdminUser, user_id, with_for_update=True, populate_existing=True)
+def _replace_password(
+    session: Session, model: type[_Account], user_id: str, current: str, new: str
+) -> _Account:
+    """Check ``current`` against the locked account and store ``new``; bumping the token
+    version revokes every token issued before."""
+    user = session.get(model, user_id, with_for_update=True, populate_existing=True)
     if user is None or not user.is_active:
         raise Unauthorized("the account is no longer active", code=PlatformCode.ACCOUNT_INACTIVE)
     if not verify_password(user.password_hash, current):
@@ -116,6 +117,17 @@ def change_admin_password(
     user.password_hash = hash_password(new)
     user.token_version += 1
     session.flush()
+    return user
+
+
+def change_admin_password(
+    session: Session, settings: Settings, user_id: str, current: str, new: str
+) -> str:
+    """Replace the signed-in admin's password; every earlier token stops working.
+
+    Returns a fresh token for the caller. 422 ``wrong_password`` when ``current`` is wrong.
+    """
+    user = _replace_password(session, AdminUser, user_id, current, new)
     log.info("admin password changed", extra={"admin_id": user.id})
     return _issue_admin_token(settings, user)
 
@@ -128,14 +140,7 @@ def change_partner_password(
     Returns a fresh token and the partner id. 422 ``wrong_password`` when ``current`` is wrong
     (also for a WhatsApp-only user, who has no password: an admin sets the first one).
     """
-    user = session.get(PartnerUser, user_id, with_for_update=True, populate_existing=True)
-    if user is None or not user.is_active:
-        raise Unauthorized("the account is no longer active", code=PlatformCode.ACCOUNT_INACTIVE)
-    if not verify_password(user.password_hash, current):
-        raise _wrong_password()
-    user.password_hash = hash_password(new)
-    user.token_version += 1
-    session.flush()
+    user = _replace_password(session, PartnerUser, user_id, current, new)
     log.info(
         "partner user password changed",
         extra={"partner_id": user.partner_id, "partner_user_id": user.id},
