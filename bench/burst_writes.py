@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +39,7 @@ from typing import Any
 import httpx
 
 from bench.common import ROOT, free_port
+from bench.common import served as common_served
 
 ADMIN_EMAIL = "burst@atelier.local"
 ADMIN_PASSWORD = "burst-password-123"
@@ -64,7 +64,6 @@ def served(url: str, workdir: Path, extra_env: dict[str, str]) -> Iterator[tuple
     port = free_port()
     log_path = workdir / "serve.log"
     env = {
-        **os.environ,
         "PYTHONPATH": str(ROOT / "src"),
         "ATELIER_ENV": "development",
         "ATELIER_DATABASE_URL": url,
@@ -75,30 +74,9 @@ def served(url: str, workdir: Path, extra_env: dict[str, str]) -> Iterator[tuple
         **extra_env,
     }
     command = [sys.executable, "-m", "atelier.cli", "serve", "--port", str(port)]
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=out)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"atelier serve exited: {log_path.read_text()[-2000:]}")
-                try:
-                    if httpx.get(base + "/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("atelier serve did not start")
-                time.sleep(0.3)
-            yield base, log_path
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    base = f"http://127.0.0.1:{port}"
+    with common_served(command, env, base, "/health", output=log_path, cwd=workdir):
+        yield base, log_path
 
 
 # --- seeding through the API -----------------------------------------------------------------

@@ -233,32 +233,55 @@ def uvicorn_server(
 
 @contextlib.contextmanager
 def served(
-    command: list[str], env: dict[str, str], base: str, ready_path: str
+    command: list[str],
+    env: dict[str, str],
+    base: str,
+    ready_path: str,
+    *,
+    output: Path | None = None,
+    cwd: Path = ROOT,
 ) -> Iterator[tuple[str, int]]:
     """Start ``command``, wait until ``base + ready_path`` answers below 500; yields (base URL,
-    pid); terminates it on exit."""
-    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{command[:4]} exited with {proc.returncode}")
-            try:
-                if httpx.get(base + ready_path, timeout=2).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{command[:4]} did not start")
-            time.sleep(0.05)
+    pid); terminates it on exit. ``output``: a file for its stdout and stderr (else inherited)."""
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(output.open("wb")) if output is not None else None
+        proc = subprocess.Popen(
+            command, cwd=cwd, env={**os.environ, **env}, stdout=sink, stderr=sink
+        )
+        stack.callback(_stop, proc)
+        _wait_ready(proc, command, base, ready_path, output)
         yield base, proc.pid
-    finally:
-        proc.terminate()
+
+
+def _wait_ready(
+    proc: subprocess.Popen[bytes],
+    command: list[str],
+    base: str,
+    ready_path: str,
+    output: Path | None,
+) -> None:
+    deadline = time.monotonic() + 180
+    while True:
+        if proc.poll() is not None:
+            tail = output.read_text(errors="replace")[-2000:] if output is not None else ""
+            raise RuntimeError(f"{command[:4]} exited with {proc.returncode}: {tail}")
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if httpx.get(base + ready_path, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{command[:4]} did not start")
+        time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @dataclass
