@@ -18,6 +18,7 @@ from atelier.platform.http import install_error_handlers
 from atelier.platform.logging import install_access_log_redaction
 from atelier.platform.metrics import HttpMetrics
 from atelier.platform.middleware import BodySizeLimit, JsonBodyCheck, UnhandledErrors
+from atelier.platform.routing import install_route_index
 from atelier.platform.runtime import (
     WAKE_SOCKET_ENV,
     tune_gc_for_serving,
@@ -182,6 +183,8 @@ def create_app(
     from atelier.web.shared.install import install_web
 
     install_web(app)
+    # Every route is in: match each request only against the routes its path could reach.
+    install_route_index(app.router)
     # Added last, so it is the outermost: it sees every exception the handlers left.
     app.add_middleware(UnhandledErrors)
     load_subscribers()

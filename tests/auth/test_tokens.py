@@ -215,3 +215,55 @@ class TestThroughTheApp:
     ) -> None:
         response = client.get("/admin/orders", headers=bearer(_sign(_claims(clock, **overrides))))
         assert response.status_code in (401, 403), response.text
+
+
+class TestVerifiedTokenCache:
+    """A token is verified once per process; what the clock decides is decided on every use."""
+
+    def test_a_cached_token_still_expires(self, clock: FrozenClock) -> None:
+        token = issue_token(SECRET, subject="u1", role="admin", ttl=timedelta(minutes=5))
+        assert decode_token(SECRET, token).subject == "u1"
+        assert decode_token(SECRET, token) is decode_token(SECRET, token)  # verified once
+        clock.advance(timedelta(minutes=5))
+        with pytest.raises(Unauthorized) as caught:
+            decode_token(SECRET, token)
+        assert caught.value.code == "token_expired"
+
+    def test_a_cached_token_is_not_valid_before_its_time(self, clock: FrozenClock) -> None:
+        token = _sign(_claims(clock, nbf=int(clock.now().timestamp()) + 60))
+        for _ in range(2):
+            with pytest.raises(Unauthorized):
+                decode_token(SECRET, token)
+        clock.advance(timedelta(minutes=2))
+        assert decode_token(SECRET, token).subject == "user_1"
+
+    def test_only_the_same_token_and_key_hit(self, clock: FrozenClock) -> None:
+        token = issue_token(SECRET, subject="u1", role="admin", ttl=timedelta(hours=1))
+        decode_token(SECRET, token)
+        head, payload, signature = token.split(".")
+        forged = jwt.encode(
+            {**_claims(clock), "sub": "u2"}, "another-secret-0123456789abcdef-0123", "HS256"
+        )
+        for bad in (
+            f"{head}.{forged.split('.')[1]}.{signature}",  # another payload, the old signature
+            f"{head}.{payload}.{signature[:-2]}{'BB' if signature.endswith('AA') else 'AA'}",
+        ):
+            with pytest.raises(Unauthorized) as caught:
+                decode_token(SECRET, bad)
+            assert caught.value.code == "invalid_token"
+        with pytest.raises(Unauthorized):  # the same token under another secret
+            decode_token("another-secret-0123456789abcdef-0123", token)
+        with pytest.raises(Unauthorized):  # the same token as another type
+            decode_token(SECRET, token, token_type="deeplink")
+
+    def test_failures_are_not_cached_and_the_cache_is_bounded(self, clock: FrozenClock) -> None:
+        from atelier.platform import security
+
+        bad = _sign(_claims(clock, exp="abc"))
+        for _ in range(2):
+            with pytest.raises(Unauthorized):
+                decode_token(SECRET, bad)
+        assert all(key[2] != bad for key in security._verified)
+        for n in range(security._VERIFIED_LIMIT + 10):
+            decode_token(SECRET, _sign(_claims(clock, sub=f"user_{n}")))
+        assert len(security._verified) <= security._VERIFIED_LIMIT
