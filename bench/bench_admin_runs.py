@@ -194,33 +194,46 @@ def _row(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# A word: the designs and partners naming it, then their runs from the covering design and
+# partner indexes (a partner's run whose design also matched is counted once), the total
+# beside the page.
 _SEARCH = (
-    "WITH page AS (SELECT s.run_id, s.created_at, count(*) OVER () AS total_count"
-    " FROM production_run_search s WHERE {match} AND s.status IN ({statuses})"
-    " AND s.top_level ORDER BY s.created_at DESC, s.run_id DESC LIMIT {limit})"
+    "WITH named_designs AS (SELECT id FROM designs WHERE {design_match}),"
+    " named_partners AS (SELECT id FROM partners WHERE {partner_match}),"
+    " by_design AS (SELECT r.id, r.created_at FROM production_runs r"
+    " WHERE r.design_id IN (SELECT id FROM named_designs) AND {where}),"
+    " by_partner AS (SELECT r.id, r.created_at FROM production_runs r"
+    " WHERE r.partner_id IN (SELECT id FROM named_partners)"
+    " AND r.design_id NOT IN (SELECT id FROM named_designs) AND {where}),"
+    " page AS (SELECT id, created_at FROM (SELECT * FROM by_design UNION ALL"
+    " SELECT * FROM by_partner) m ORDER BY created_at DESC, id DESC LIMIT {limit})"
     " SELECT r.*, d.name AS design_name, p.name AS partner_name, p.handle AS partner_handle,"
-    " page.total_count FROM page JOIN production_runs r ON r.id = page.run_id"
+    " (SELECT count(*) FROM by_design) + (SELECT count(*) FROM by_partner) AS total_count"
+    " FROM page JOIN production_runs r ON r.id = page.id"
     " JOIN designs d ON d.id = r.design_id LEFT JOIN partners p ON p.id = r.partner_id"
-    " ORDER BY page.created_at DESC, page.run_id DESC"
+    " ORDER BY page.created_at DESC, page.id DESC"
 )
 
 
 def _search_rows(conn: Any, ids: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """The repository's search (a word: names only), counted and cut on the search table."""
+    """The repository's search of a word: names first, then runs by design and partner."""
     query = scenario_query("search", ids)
     statuses = query["status"].split(",")
-    if is_sqlite(conn):
-        match = (
-            "s.id IN (SELECT rowid FROM production_run_search_fts"
-            " WHERE production_run_search_fts MATCH ?)"
-        )
-        params: list[Any] = ['{design_name partner_name partner_handle}: "' + query["q"] + '"']
-    else:
-        match = "(s.design_name ILIKE ? OR s.partner_name ILIKE ? OR s.partner_handle ILIKE ?)"
-        params = [f"%{query['q']}%"] * 3
     marks = ", ".join("?" for _ in statuses)
-    sql = _SEARCH.format(match=match, statuses=marks, limit=LIMIT)
-    rows = sql_rows(conn, sql, params + statuses)
+    where = f"r.status IN ({marks}) AND COALESCE(r.parent_run_id, '') = ''"
+    if is_sqlite(conn):
+        term = query["q"].lower()
+        design_match = "instr(atelier_fold(name), ?) > 0"
+        partner_match = "instr(atelier_fold(name), ?) > 0 OR instr(atelier_fold(handle), ?) > 0"
+    else:
+        term = f"%{query['q']}%"
+        design_match = "name ILIKE ?"
+        partner_match = "name ILIKE ? OR handle ILIKE ?"
+    sql = _SEARCH.format(
+        design_match=design_match, partner_match=partner_match, where=where, limit=LIMIT
+    )
+    params = [term, term, term, *statuses, *statuses]
+    rows = sql_rows(conn, sql, params)
     count = rows[0]["total_count"] if rows else 0
     for row in rows:
         del row["total_count"]

@@ -89,6 +89,10 @@ def seed_database(url: str, seed: Seed) -> dict[str, Any]:
         db.dispose()
 
 
+def _fold(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
 def dbapi_connect(url: str) -> Any:
     """A raw DB-API connection with the same driver the app uses (sqlite3 or psycopg)."""
     if url.startswith("sqlite"):
@@ -100,6 +104,8 @@ def dbapi_connect(url: str) -> Any:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
+        # The app's case folding for the list's search (platform.db.SQLITE_FOLD).
+        conn.create_function("atelier_fold", 1, _fold, deterministic=True)
         return conn
     import psycopg
 

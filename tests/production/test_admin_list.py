@@ -319,6 +319,6 @@ class TestRunIdMatch:
         ],
     )
     def test_classification(self, q: str, expected: str) -> None:
-        from atelier.production.repository import run_id_match
+        from atelier.production.repository_search import run_id_match
 
         assert run_id_match(q) == expected

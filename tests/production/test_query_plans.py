@@ -57,6 +57,32 @@ CASES = [
     Case("admin run detail (child)", "/admin/production-runs/{first}", "admin"),
     Case("admin run detail (parent)", "/admin/production-runs/{parent}", "admin"),
     Case("admin design read", "/admin/designs/{design}", "admin"),
+    # The list's search by word: names looked up, runs read from the design/partner indexes.
+    # (Pages of 10: with only 3,000 runs PostgreSQL rightly hashes a page of 50 against the
+    # whole table instead of looking its runs up; at 100k it looks them up.)
+    Case(
+        "admin list q, two statuses",
+        "/admin/production-runs?q=noise+7&status=approved,in_progress&limit=10",
+        "admin",
+    ),
+    Case(
+        "admin list q, all runs, oldest first",
+        "/admin/production-runs?q=NOISE+7&include_children=true&sort=created_at&limit=10",
+        "admin",
+    ),
+    Case(
+        "admin list q, a page past the end", "/admin/production-runs?q=noise+7&offset=5000", "admin"
+    ),
+    Case(
+        "admin list q, two letters",
+        "/admin/production-runs?q=oi&status=completed&limit=10",
+        "admin",
+    ),
+    Case(
+        "admin list q and a partner",
+        "/admin/production-runs?q=noise&partner_id={partner}&sort=quantity",
+        "admin",
+    ),
     Case("partner run detail, 20 tasks", "/partners/production-runs/{big}", "cutter"),
     Case("admin run detail, 20 tasks", "/admin/production-runs/{big}", "admin"),
 ]

@@ -80,6 +80,45 @@ class TestSearch:
         assert _ids(admin, q="%") == []
         assert len(_ids(admin, q="_")) == 3  # a piece of the run id prefix
 
+    def test_any_letter_in_any_case(self, admin: TestClient, client: TestClient) -> None:
+        """Not only ASCII: SQLite folds with Python's lower(), PostgreSQL with ILIKE."""
+        design = catalog.create_design(admin, name="ÑANDÚ Kurta")
+        partner = catalog.create_partner(admin, client, name="Çatal Atölye", handle="catal")
+        run = create_run(admin, design_id=design["id"], partner_id=partner.id)["id"]
+        for q in ("ñandú", "Ñandú k", "ñ", "ú", "ATÖLYE", "çat", "Ç"):
+            assert _ids(admin, q=q) == [run], q
+            assert _ids(admin, q=q, run_type="production") == [run], q  # the general list
+
+    def test_a_run_matching_twice_is_listed_once(
+        self, admin: TestClient, world: dict[str, Any]
+    ) -> None:
+        # "o": in both designs' and both partners' names; "wrap_loom" matches by design and
+        # by partner, and still counts once.
+        for q in ("o", "O", "oo", "loo"):
+            for params in ({}, {"run_type": "production"}, {"sort": "created_at"}):
+                body = admin.get("/admin/production-runs", params={"q": q, **params}).json()
+                ids = [r["id"] for r in body["production_runs"]]
+                assert len(ids) == len(set(ids)) == body["count"], (q, params)
+        assert len(_ids(admin, q="o")) == 3
+        assert _ids(admin, q="loo") == [world["wrap_loom"]]
+
+    def test_pages_of_a_word_cover_its_runs_once(
+        self, admin: TestClient, world: dict[str, Any]
+    ) -> None:
+        for sort in ("-created_at", "created_at"):
+            whole = _ids(admin, q="o", sort=sort)
+            pages = [_ids(admin, q="o", sort=sort, limit=1, offset=i) for i in range(4)]
+            assert [i for page in pages for i in page] == whole
+            body = admin.get(
+                "/admin/production-runs", params={"q": "o", "offset": 3, "sort": sort}
+            ).json()
+            assert (body["count"], body["production_runs"]) == (3, [])
+        first = admin.get("/admin/production-runs", params={"q": "kat", "status": "pending_review"})
+        assert {r["id"] for r in first.json()["production_runs"]} == {
+            world["stole_needle"],
+            world["stole_none"],
+        }
+
     def test_design_rename_is_searchable_at_once(
         self, admin: TestClient, world: dict[str, Any]
     ) -> None:
@@ -203,6 +242,10 @@ class TestListStatements:
         }
         assert few == many
         assert statements(limit=2) == statements(limit=200) == many["default"]
+        # A word is one statement (the total beside the page), however short; the default
+        # list is two (count, page).
+        assert many["search"] == many["default"] - 1
+        assert statements(q="co") == statements(q="co", status="sent_to_partner") == many["search"]
 
 
 class TestListJson:

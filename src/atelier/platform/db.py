@@ -161,6 +161,13 @@ OVERFLOW_FACTOR = 2
 
 # Seconds a SQLite statement waits for another connection's write lock (busy timeout).
 SQLITE_LOCK_TIMEOUT = 30.0
+# SQLite's own lower() folds ASCII only; this function (registered on every connection) folds
+# any letter, like PostgreSQL's lower() and the FTS5 trigram index.
+SQLITE_FOLD = "atelier_fold"
+
+
+def _fold(value: str | None) -> str | None:
+    return None if value is None else value.lower()
 
 
 def make_engine(
@@ -204,6 +211,7 @@ def make_engine(
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.close()
+            dbapi_conn.create_function(SQLITE_FOLD, 1, _fold, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:

@@ -29,7 +29,26 @@ class ProductionRun(TimestampMixin, Base):
     __tablename__ = "production_runs"
     __table_args__ = (
         Index("ix_production_runs_status_created", "status", "created_at"),
-        Index("ix_production_runs_partner_status", "partner_id", "status"),
+        # A partner's runs by status (the partner list, the FK), and the admin list's search:
+        # a word's runs by partner (see repository_search), read from the index alone.
+        Index(
+            "ix_production_runs_partner_list",
+            "partner_id",
+            "status",
+            "parent_run_id",
+            "design_id",
+            "created_at",
+            "id",
+        ),
+        # A design's runs (the FK) and, like the partner's, a word's runs by design.
+        Index(
+            "ix_production_runs_design_list",
+            "design_id",
+            "status",
+            "parent_run_id",
+            "created_at",
+            "id",
+        ),
         Index("ix_production_runs_gate_deadline", "gate_deadline_at"),
         # Children of a parent, in order (and the parent FK's cascade).
         Index("ix_production_runs_parent_created", "parent_run_id", "created_at", "id"),
@@ -53,9 +72,7 @@ class ProductionRun(TimestampMixin, Base):
     parent_run_id: Mapped[str | None] = mapped_column(
         ForeignKey("production_runs.id", ondelete="CASCADE")
     )
-    design_id: Mapped[str] = mapped_column(
-        ForeignKey("designs.id", ondelete="RESTRICT"), index=True
-    )
+    design_id: Mapped[str] = mapped_column(ForeignKey("designs.id", ondelete="RESTRICT"))
     partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id", ondelete="RESTRICT"))
     previous_partner_id: Mapped[str | None] = mapped_column(String(64))
     order_id: Mapped[str | None] = mapped_column(

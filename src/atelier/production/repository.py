@@ -15,9 +15,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    column,
     delete,
-    false,
     func,
     insert,
     literal,
@@ -25,8 +23,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    table,
-    true,
     union_all,
     update,
 )
@@ -37,10 +33,10 @@ from atelier.catalog.models import Design
 from atelier.partners.models import Partner
 from atelier.platform.db import UTCDateTime
 from atelier.platform.rows import read_rows
+from atelier.production import repository_search as search
 from atelier.production import search_index
 from atelier.production.lifecycle import TERMINAL, RunStatus
-from atelier.production.models import PolicySetting, ProductionRun, ProductionRunSearch, RunReminder
-from atelier.production.schemas import ProductionRunRow
+from atelier.production.models import PolicySetting, ProductionRun, RunReminder
 
 _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
 
@@ -75,11 +71,6 @@ class RunRow:
     partner_handle: str | None
 
 
-def _like_pattern(q: str) -> str:
-    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
-
-
 def _conditions(session: Session, filters: RunFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.statuses:
@@ -105,88 +96,8 @@ def _conditions(session: Session, filters: RunFilters) -> list[ColumnElement[boo
             else ProductionRun.parent_run_id.is_(None)
         )
     if filters.q:
-        conditions.append(_search(session, filters.q))
+        conditions.append(search.search_condition(session, filters.q))
     return conditions
-
-
-def _search(session: Session, q: str) -> ColumnElement[bool]:
-    """Runs whose id (when ``q`` looks like a piece of one), design name, partner name or
-    partner handle contain ``q``, case-insensitively, through the search index."""
-    id_match = run_id_match(q)
-    if id_match == "all":
-        # A piece of the "prod_run_" prefix is in every run id.
-        return true()
-    if len(q) < search_index.MIN_LENGTH:
-        return _short_search(session, q, scan_ids=id_match == "scan")
-    matches = select(ProductionRunSearch.run_id).where(_index_match(session, q))
-    return ProductionRun.id.in_(matches)
-
-
-def _index_match(session: Session, q: str) -> ColumnElement[bool]:
-    """The search rows matching ``q`` (at least three characters), through the trigram index."""
-    columns = ["design_name", "partner_name", "partner_handle"]
-    if run_id_match(q) == "scan":
-        columns.insert(0, "run_id")
-    index = ProductionRunSearch
-    if session.get_bind().dialect.name == "postgresql":
-        pattern = _like_pattern(q)
-        return or_(*(getattr(index, c).ilike(pattern, escape="\\") for c in columns))
-    phrase = '"' + q.replace('"', '""') + '"'
-    fts = table(search_index.FTS_TABLE, column("rowid"))
-    match = literal_column(search_index.FTS_TABLE).op("MATCH")(
-        literal("{" + " ".join(columns) + "}: " + phrase)
-    )
-    return index.id.in_(select(fts.c.rowid).where(match))
-
-
-def _short_search(session: Session, q: str, *, scan_ids: bool) -> ColumnElement[bool]:
-    """Fewer than three characters: no trigram to look up. Search the small tables (designs,
-    partners) first, then filter runs by the matching ids as literal lists; run ids only by a
-    scan, and only when ``q`` looks like a piece of one."""
-    pattern = _like_pattern(q)
-    design_ids = session.scalars(
-        select(Design.id).where(func.lower(Design.name).like(pattern, escape="\\"))
-    ).all()
-    partner_ids = session.scalars(
-        select(Partner.id).where(
-            or_(
-                func.lower(Partner.name).like(pattern, escape="\\"),
-                func.lower(Partner.handle).like(pattern, escape="\\"),
-            )
-        )
-    ).all()
-    terms: list[ColumnElement[bool]] = []
-    if design_ids:
-        terms.append(ProductionRun.design_id.in_(design_ids))
-    if partner_ids:
-        terms.append(ProductionRun.partner_id.in_(partner_ids))
-    if scan_ids:
-        terms.append(func.lower(ProductionRun.id).like(pattern, escape="\\"))
-    return or_(*terms) if terms else false()
-
-
-_RUN_ID_PREFIX = "prod_run_"
-# ULID body characters (Crockford base32: no i, l, o, u), lower-cased.
-_ULID_CHARS = frozenset("0123456789abcdefghjkmnpqrstvwxyz")
-
-
-def run_id_match(q: str) -> str:
-    """How ``q`` can match run ids: ``"all"`` (it is part of the common prefix), ``"scan"``
-    (it looks like a piece of an id: only id characters, and a digit, an underscore or at
-    least 8 characters), or ``"none"`` (a word such as "silk" or "saree": no substring scan
-    over the ids is paid for)."""
-    text = q.lower()
-    if not text:
-        return "none"
-    if text in _RUN_ID_PREFIX:
-        return "all"
-    possible = all(c in _ULID_CHARS for c in text) or any(
-        text.startswith(_RUN_ID_PREFIX[start:])
-        and all(c in _ULID_CHARS for c in text[len(_RUN_ID_PREFIX) - start :])
-        for start in range(len(_RUN_ID_PREFIX))
-    )
-    id_like = any(c.isdigit() or c == "_" for c in text) or len(text) >= 8
-    return "scan" if possible and id_like else "none"
 
 
 # Only quantity can be NULL; the other sort keys stay plain so an index scan can serve them.
@@ -212,123 +123,63 @@ def list_runs(
     return rows, int(total or 0)
 
 
-def _list_columns() -> list[ColumnElement[Any]]:
-    """The run's columns under the API row's field names, in its order, then the names."""
-    runs = ProductionRun.__table__
-    attribute_column = {a.key: a.columns[0].name for a in ProductionRun.__mapper__.column_attrs}
-    names = {
-        "design_name": Design.name,
-        "partner_name": Partner.name,
-        "partner_handle": Partner.handle,
-    }
-    out: list[ColumnElement[Any]] = []
-    for name in ProductionRunRow.model_fields:
-        if name in names:
-            out.append(names[name].label(name))
-        else:
-            key = "metadata_" if name == "metadata" else name
-            out.append(runs.c[attribute_column[key]].label(name))
-    return out
-
-
-_LIST_COLUMNS = _list_columns()
-_TOTAL = "_total_count"
-
-
 def list_page(
     session: Session, filters: RunFilters, *, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """The admin list's page as plain dicts keyed (and ordered) like ``ProductionRunRow``, and
     the total count, without ORM objects: two statements (count, page) whatever the page
-    size. A search reads its matches once: the page carries the total as a window count (one
-    statement; a second only for a page past the end); filtered by status only and sorted by
-    creation it is counted and cut on the search table alone. A search shorter than three
-    characters first looks its names up (two more)."""
-    if _searchable_alone(filters):
-        return _search_page(session, filters, limit=limit, offset=offset)
+    size. A search reads its matches once: the page carries the total (one statement; a
+    second only for a page past the end). Filtered by status only and sorted by creation, a
+    word is counted and cut on the design and partner indexes, a piece of a run id on the
+    search table (see ``repository_search``)."""
+    plain = _plain_search(filters)
+    if plain is not None:
+        page = search.named_page if plain == "names" else search.search_page
+        return page(
+            session,
+            filters.q or "",
+            filters.statuses,
+            include_children=filters.include_children,
+            descending=filters.descending,
+            limit=limit,
+            offset=offset,
+        )
     conditions = _conditions(session, filters)
-    columns = list(_LIST_COLUMNS)
+    columns = list(search.LIST_COLUMNS)
     if filters.q:
-        columns.append(func.count().over().label(_TOTAL))
-    stmt = _joined(select(*columns).select_from(ProductionRun)).where(*conditions)
+        columns.append(func.count().over().label(search.TOTAL))
+    stmt = search.joined(select(*columns).select_from(ProductionRun)).where(*conditions)
     stmt = _ordered(stmt, filters).limit(limit).offset(offset)
     count = select(func.count()).select_from(ProductionRun).where(*conditions)
     if filters.q:
-        return _with_window_total(session, stmt, count, offset)
+        return search.with_total(session, stmt, count, offset)
     rows = [dict(row) for row in session.execute(stmt).mappings()]
     return rows, int(session.scalar(count) or 0)
 
 
-def _joined(stmt: _Stmt) -> _Stmt:
-    return stmt.join(Design, Design.id == ProductionRun.design_id).outerjoin(
-        Partner, Partner.id == ProductionRun.partner_id
-    )
-
-
-def _with_window_total(
-    session: Session, stmt: Select[Any], count: Select[Any], offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    rows = [dict(row) for row in session.execute(stmt).mappings()]
-    if rows:
-        total = int(rows[0][_TOTAL])
-        for row in rows:
-            del row[_TOTAL]
-        return rows, total
-    return rows, 0 if offset == 0 else int(session.scalar(count) or 0)
-
-
-def _searchable_alone(filters: RunFilters) -> bool:
-    """A trigram search, top-level or all runs, maybe by status, newest or oldest first: the
-    search table holds every column that takes."""
+def _plain_search(filters: RunFilters) -> str | None:
+    """A search of top-level or all runs, maybe by status, newest or oldest first: ``"names"``
+    for a word (matched on design and partner names only), ``"index"`` for a piece of a run
+    id of three characters or more (the search table holds every column that takes), else
+    ``None`` (the general list)."""
     q = filters.q or ""
-    return (
-        len(q) >= search_index.MIN_LENGTH
-        and run_id_match(q) != "all"
-        and filters.sort == "created_at"
-        and not (
-            filters.partner_id
-            or filters.design_id
-            or filters.order_id
-            or filters.run_type
-            or filters.parent_run_id
-            or filters.ids
-        )
-    )
-
-
-def _search_page(
-    session: Session, filters: RunFilters, *, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    """Count, sort and cut on the narrow search table; read only the page's runs."""
-    index = ProductionRunSearch
-    conditions = [_index_match(session, filters.q or "")]
-    if filters.statuses:
-        conditions.append(index.status.in_(filters.statuses))
-    if not filters.include_children:
-        conditions.append(index.top_level.is_(True))
-    if filters.descending:
-        order = (index.created_at.desc(), index.run_id.desc())
-    else:
-        order = (index.created_at.asc(), index.run_id.asc())
-    page = (
-        select(index.run_id, index.created_at, func.count().over().label(_TOTAL))
-        .where(*conditions)
-        .order_by(*order)
-        .limit(limit)
-        .offset(offset)
-        .subquery()
-    )
-    stmt = _joined(
-        select(*_LIST_COLUMNS, page.c[_TOTAL])
-        .select_from(page)
-        .join(ProductionRun, ProductionRun.id == page.c.run_id)
-    )
-    if filters.descending:
-        stmt = stmt.order_by(page.c.created_at.desc(), page.c.run_id.desc())
-    else:
-        stmt = stmt.order_by(page.c.created_at.asc(), page.c.run_id.asc())
-    count = select(func.count()).select_from(index).where(*conditions)
-    return _with_window_total(session, stmt, count, offset)
+    if not q or filters.sort != "created_at":
+        return None
+    if (
+        filters.partner_id
+        or filters.design_id
+        or filters.order_id
+        or filters.run_type
+        or filters.parent_run_id
+        or filters.ids
+    ):
+        return None
+    id_match = search.run_id_match(q)
+    if id_match == "none":
+        return "names"
+    if id_match == "scan" and len(q) >= search_index.MIN_LENGTH:
+        return "index"
+    return None
 
 
 def page_rows(
