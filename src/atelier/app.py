@@ -21,6 +21,7 @@ from atelier.platform.middleware import BodySizeLimit, JsonBodyCheck, UnhandledE
 from atelier.platform.routing import install_route_index
 from atelier.platform.runtime import (
     WAKE_SOCKET_ENV,
+    pause_gc_for_startup,
     tune_gc_for_serving,
     use_worker_threads,
     wake_parent_on_commit,
@@ -110,11 +111,14 @@ def create_app(
     database: Database | None = None,
     start_background: bool | None = None,
     serving: bool = False,
+    prepared: bool = False,
 ) -> FastAPI:
     """Build the ASGI app. Tests pass their own settings/database and no background threads.
 
     ``serving``: ``atelier serve`` (not tests): the garbage collector is tuned for a server once
-    start-up is done (``platform.runtime``).
+    start-up is done (``platform.runtime``). ``prepared``: the caller (``atelier serve``) has
+    already created the bootstrap admin and seeded the flows on this database, so the lifespan
+    does not do it a second time.
     """
     settings = settings or get_settings()
     use_settings(settings)
@@ -130,9 +134,10 @@ def create_app(
         from atelier.auth.service import ensure_bootstrap_admin
 
         use_worker_threads(db.threads)
-        with db.session() as session:
-            ensure_bootstrap_admin(session, settings)
-        if settings.seed_flows:
+        if not prepared:
+            with db.session() as session:
+                ensure_bootstrap_admin(session, settings)
+        if settings.seed_flows and not prepared:
             from atelier.flows.seeds import seed_flows
 
             with db.session() as session:
@@ -201,9 +206,10 @@ def serve_app() -> FastAPI:
     """
     from atelier.platform.logging import configure_logging
 
+    pause_gc_for_startup()  # until the lifespan has started (tune_gc_for_serving)
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     wake_socket = os.environ.get(WAKE_SOCKET_ENV)
     if wake_socket:
         wake_parent_on_commit(wake_socket)
-    return create_app(settings, serving=True)
+    return create_app(settings, serving=True, prepared=True)

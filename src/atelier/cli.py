@@ -55,11 +55,13 @@ def _safe_url(url: str) -> str:
 
 
 def _migrate(settings: Settings) -> None:
-    from atelier.migrations import heads, upgrade
+    from atelier.migrations import file_head, heads, upgrade
 
     with console.status(f"Migrating {_safe_url(settings.database_url)} ..."):
         upgrade(settings.database_url)
-    console.print(f"[green]✓[/green] schema at revision {', '.join(heads())}")
+    # The scripts' file names say the head without Alembic parsing every script (start-up).
+    head = file_head()
+    console.print(f"[green]✓[/green] schema at revision {head or ', '.join(heads())}")
 
 
 def _database(settings: Settings) -> Database:
@@ -113,6 +115,10 @@ def serve(
     With ATELIER_EMBEDDED_WORKER=true (the default) the event dispatcher and the scheduler run
     once: inside the one process, or with --workers N in the parent of the N HTTP processes.
     """
+    from atelier.platform.runtime import pause_gc_for_startup, resume_gc
+
+    # Until the app's lifespan has started (tune_gc_for_serving turns it back on).
+    pause_gc_for_startup()
     import uvicorn
 
     from atelier.app import create_app
@@ -128,7 +134,9 @@ def serve(
         console.print(f"[green]✓[/green] bootstrap admin {created.email} created")
     _seed_flows(db, settings)
     if settings.demo_data if demo is None else demo:
+        resume_gc()  # demo data is mostly garbage once written
         _load_demo(db)
+        pause_gc_for_startup()
     processes = workers or settings.workers
     mode = "embedded worker + scheduler" if settings.embedded_worker else "HTTP only"
     console.print(
@@ -137,7 +145,7 @@ def serve(
     )
     log_level = settings.log_level.lower()
     if processes == 1:
-        application = create_app(settings, database=db, serving=True)
+        application = create_app(settings, database=db, serving=True, prepared=True)
         uvicorn.run(application, host=host, port=port, log_level=log_level)
         return
     _serve_processes(settings, db, host=host, port=port, processes=processes)
@@ -151,9 +159,10 @@ def _serve_processes(
 
     import uvicorn
 
-    from atelier.platform.runtime import WAKE_SOCKET_ENV, WakeListener
+    from atelier.platform.runtime import WAKE_SOCKET_ENV, WakeListener, resume_gc
     from atelier.platform.worker import EmbeddedWorker
 
+    resume_gc()  # this parent serves no HTTP: default collector (the workers tune their own)
     background = listener = None
     if settings.embedded_worker:
         _load_handlers()

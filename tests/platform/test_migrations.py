@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -15,7 +16,6 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
 import atelier.models  # noqa: F401
-from atelier import migrations
 from atelier.migrations import (
     VERSIONS_DIR,
     alembic_config,
@@ -101,16 +101,16 @@ class TestStartupFastPath:
         upgrade(fresh_url)
         assert current_revision(fresh_url) == file_head()
         calls: list[str] = []
-        real_upgrade = migrations.command.upgrade
+        real_upgrade = command.upgrade
 
         def counting(config: object, revision: str) -> None:
             calls.append(revision)
             real_upgrade(config, revision)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(migrations.command, "upgrade", counting)
+        monkeypatch.setattr(command, "upgrade", counting)
         upgrade(fresh_url)
         assert calls == []  # recognised from one query: Alembic never loaded
-        migrations.command.downgrade(alembic_config(fresh_url), "-1")
+        command.downgrade(alembic_config(fresh_url), "-1")
         upgrade(fresh_url)
         assert calls == ["head"]
         assert current_revision(fresh_url) == file_head()

@@ -13,8 +13,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
-
 from atelier.media.storage import LocalStorage
 
 log = logging.getLogger(__name__)
@@ -35,6 +33,9 @@ def thumbnail_path(storage: LocalStorage, key: str, size: int) -> Path | None:
     target = storage.root / _THUMB_DIR / str(size) / f"{key}.jpg"
     if target.is_file() and target.stat().st_mtime >= original.stat().st_mtime:
         return target
+    # Imported on the first thumbnail made, not when the app starts (tests/test_startup.py).
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with Image.open(original) as image:
             if image.width * image.height > MAX_PIXELS:

@@ -7,13 +7,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ FILE_TEMPLATE = "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s"
 
 def alembic_config(database_url: str | None = None) -> Config:
     """A programmatic Alembic config pointing at the packaged scripts."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
@@ -137,16 +140,20 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     processes started together (several ``atelier serve``) never run a revision twice.
 
     A database already at the head is recognised from one query and the scripts' file names,
-    without loading Alembic's environment and every script (about half a second of start-up).
+    without importing Alembic, its environment or any script (about half a second of start-up).
     """
     ensure_sqlite_directory(database_url)
     head = file_head()
     if revision == "head" and head is not None and current_revision(database_url) == head:
         return
+    from alembic import command
+
     with migration_lock(database_url):
         command.upgrade(alembic_config(database_url), revision)
 
 
 def heads() -> list[str]:
     """Head revisions of the packaged scripts (exactly one is expected)."""
+    from alembic.script import ScriptDirectory
+
     return list(ScriptDirectory.from_config(alembic_config()).get_heads())

@@ -15,9 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from atelier.auth.deeplinks import build_wa_token, deep_link_url
 from atelier.notifications import catalog, repository
@@ -34,6 +32,9 @@ from atelier.platform import clock
 from atelier.platform.db import Database
 from atelier.platform.dispatcher import backoff
 from atelier.platform.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,19 @@ class MessageDelivery:
         self.settings = settings
         self.worker_id = worker_id
         self.batch_size = batch_size
-        self.http = http_client or httpx.Client(timeout=settings.whatsapp_timeout)
+        # Made on the first provider call (httpx and its TLS context are not start-up work).
+        self._http = http_client
         # Long enough for one provider call with its timeout; a lease only matters on a crash.
         self.lease = timedelta(seconds=max(60.0, settings.whatsapp_timeout * 3))
+
+    @property
+    def http(self) -> httpx.Client:
+        """The HTTP client for provider calls, made on first use (one delivery thread)."""
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.Client(timeout=self.settings.whatsapp_timeout)
+        return self._http
 
     # --- providers ------------------------------------------------------------------------------
 
@@ -109,6 +120,8 @@ class MessageDelivery:
 
     def _image_too_large(self, url: str) -> bool:
         """HEAD the header image; True when it says it is larger than WhatsApp accepts."""
+        import httpx
+
         try:
             response = self.http.head(url, follow_redirects=True)
         except httpx.HTTPError:
@@ -237,4 +250,5 @@ class MessageDelivery:
         return total
 
     def close(self) -> None:
-        self.http.close()
+        if self._http is not None:
+            self._http.close()

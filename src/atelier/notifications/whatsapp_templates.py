@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from atelier.notifications import catalog
 from atelier.notifications.errors import NotificationCode
@@ -23,6 +21,9 @@ from atelier.notifications.providers.whatsapp_cloud import (
 )
 from atelier.platform.errors import BadGateway
 from atelier.platform.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class PlatformAccess:
 
 
 def _client(settings: Settings) -> httpx.Client:
+    import httpx  # only when talking to the Graph API, not at start-up
+
     return httpx.Client(timeout=settings.whatsapp_timeout)
 
 

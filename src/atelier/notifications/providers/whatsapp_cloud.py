@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from atelier.notifications.providers.base import OutgoingMessage, SendOutcome
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,8 @@ class GraphClient:
     def _request(
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
     ) -> Any:
+        import httpx  # imported when a call is made, not when the app starts
+
         url = f"{self.base_url}/{path.lstrip('/')}"
         try:
             response = self.client.request(

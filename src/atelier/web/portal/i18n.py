@@ -18,11 +18,8 @@ from importlib import resources
 from io import BytesIO
 from typing import Any
 
-from babel.dates import format_date, format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
-from babel.support import Translations
+# Babel is imported by the first portal page that formats or translates, not when the app
+# starts (tests/platform/test_startup.py); later calls find it in ``sys.modules``.
 
 DEFAULT_LANGUAGE = "en"
 # Language code → (Babel locale, the language's own name for the switch).
@@ -44,6 +41,10 @@ def translations(language: str) -> gettext.NullTranslations:
     """The compiled catalogue of ``language`` (English: the msgids themselves)."""
     if language == DEFAULT_LANGUAGE or language not in LANGUAGES:
         return gettext.NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
     with catalogue_path(language).open("rb") as handle:
         catalog = read_po(handle, locale=LANGUAGES[language][0], domain=DOMAIN)
     buffer = BytesIO()
@@ -108,18 +109,24 @@ class Translator:
     def number(self, value: int | float | Decimal | None) -> str:
         if value is None:
             return "—"
+        from babel.numbers import format_decimal
+
         return format_decimal(value, locale=self.locale)
 
     def datetime(self, value: dt.datetime | str | None) -> str:
         moment = _moment(value)
         if moment is None:
             return "—"
+        from babel.dates import format_datetime
+
         return format_datetime(moment, format="medium", tzinfo=self.zone, locale=self.locale)
 
     def date(self, value: dt.datetime | str | None) -> str:
         moment = _moment(value)
         if moment is None:
             return "—"
+        from babel.dates import format_date
+
         return format_date(moment.astimezone(self.zone), format="medium", locale=self.locale)
 
     def helpers(self) -> dict[str, Callable[..., str] | str]:
