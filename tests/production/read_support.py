@@ -33,6 +33,25 @@ def statements(db: Database) -> Iterator[list[str]]:
         event.remove(db.engine, "before_cursor_execute", _record)
 
 
+def statement_shapes(seen: list[str]) -> list[str]:
+    """Each statement as its verb and table (``SELECT orders``, ``INSERT run_events``;
+    savepoints as the verb alone). Transaction control is left out: SQLite's
+    ``BEGIN IMMEDIATE`` goes through the cursor, PostgreSQL's does not."""
+    shapes = []
+    for statement in seen:
+        words = statement.replace("(", " ").split()
+        upper = [word.upper() for word in words]
+        verb = upper[0]
+        if verb in {"BEGIN", "COMMIT", "ROLLBACK"}:
+            continue
+        after = {"SELECT": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE", "DELETE": "FROM"}
+        if verb not in after:
+            shapes.append(verb)
+            continue
+        shapes.append(f"{verb} {words[upper.index(after[verb]) + 1]}")
+    return shapes
+
+
 def as_partner(app: FastAPI, partner: PartnerHandle) -> TestClient:
     return TestClient(app, headers=partner.headers, raise_server_exceptions=False)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from atelier.audit.models import RunEvent
@@ -43,7 +43,13 @@ def record_many(
     if not run_ids:
         return
     rows = [_fields(run_id, kind, actor, from_status, to_status, data) for run_id in run_ids]
-    session.execute(insert(RunEvent), rows)
+    # A Core insert into the table (the same column defaults, without the ORM's bulk-insert
+    # machinery); the session's pending changes go first, as an ORM insert's autoflush would.
+    session.flush()
+    session.execute(_INSERT, rows)
+
+
+_INSERT = insert(cast(Table, RunEvent.__table__))
 
 
 def _fields(

@@ -12,7 +12,7 @@ from atelier.orders import service, webhooks
 from atelier.orders.errors import OrderCode
 from atelier.orders.schemas import OrderEnvelope, OrderOut
 from atelier.platform.actors import Actor, ActorType, Channel
-from atelier.platform.deps import AppSettings, DbSession
+from atelier.platform.deps import AppSettings, DbSession, answer_committed
 from atelier.platform.errors import TooLarge
 
 log = logging.getLogger(__name__)
@@ -74,11 +74,12 @@ def _receive(
     )
     # Encoded once: the bytes FastAPI would write for the validated OrderEnvelope.
     envelope = OrderEnvelope(order=OrderOut.model_validate(result.order))
-    return Response(
+    answer = Response(
         envelope.model_dump_json(by_alias=True),
         status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         media_type="application/json",
     )
+    return answer_committed(session, answer)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderEnvelope)

@@ -15,7 +15,7 @@ from atelier.orders.errors import OrderCode
 from atelier.orders.models import Order, OrderLineItem
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Invalid, NotFound, not_found
-from atelier.platform.outbox import emit
+from atelier.platform.outbox import emit_many
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,8 @@ def create_order(
             raise
         log.info("order already received", extra={"order_id": existing.id, "source": source})
         return CreateResult(existing, False)
-    emit(session, ORDER_PLACED, placed_payload(order))
+    # One Core insert (the order and its lines are flushed already): no second flush at commit.
+    emit_many(session, ORDER_PLACED, [placed_payload(order)])
     for line in unmapped:
         log.warning(
             "order line has no known product",

@@ -8,9 +8,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, insert
+from sqlalchemy import Table, event, insert
 from sqlalchemy.orm import Session
 
 from atelier.platform import clock
@@ -94,9 +94,15 @@ def emit_many(
     """``emit`` for many payloads at once: the same rows, in one executemany INSERT."""
     if not payloads:
         return
-    session.execute(insert(OutboxEvent), [_fields(name, p, delay) for p in payloads])
+    rows = [_fields(name, p, delay) for p in payloads]
+    # A Core insert into the table (see ``audit.record_many``): pending changes flushed first.
+    session.flush()
+    session.execute(_INSERT, rows)
     session.info[OUTBOX_DIRTY] = True
     log.debug("events queued", extra={"event_name": name, "count": len(payloads)})
+
+
+_INSERT = insert(cast(Table, OutboxEvent.__table__))
 
 
 def _fields(name: str, payload: dict[str, Any], delay: timedelta | None) -> dict[str, Any]:

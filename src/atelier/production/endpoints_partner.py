@@ -18,7 +18,7 @@ from atelier.inventory.consumption_schemas import (
     ConsumptionLogRead,
 )
 from atelier.inventory.models import ConsumptionType
-from atelier.platform.deps import DbSession, PartnerPrincipal
+from atelier.platform.deps import DbSession, PartnerPrincipal, answer_committed
 from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.rows import json_response
 from atelier.production import consumption, milestones, partner_views
@@ -88,7 +88,7 @@ def accept(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Res
     run, message = milestones.accept_run(
         session, run_id, actor=partner.actor, partner_id=_partner_id(partner)
     )
-    return milestone_out(run, message)
+    return answer_committed(session, milestone_out(run, message))
 
 
 @router.post("/{run_id}/decline", response_model=MessageRunResponse)
@@ -106,7 +106,7 @@ def decline(
         notes=body.notes,
         actor=partner.actor,
     )
-    return milestone_out(run, message)
+    return answer_committed(session, milestone_out(run, message))
 
 
 @router.post("/{run_id}/start", response_model=MessageRunResponse)
@@ -115,7 +115,7 @@ def start(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Resp
     run, message = milestones.start_run(
         session, run_id, actor=partner.actor, partner_id=_partner_id(partner)
     )
-    return milestone_out(run, message)
+    return answer_committed(session, milestone_out(run, message))
 
 
 @router.post("/{run_id}/finish", response_model=MessageRunResponse)
@@ -135,7 +135,7 @@ def finish(
         notes=body.notes,
         complete_tasks=body.complete_tasks,
     )
-    return milestone_out(run, message)
+    return answer_committed(session, milestone_out(run, message))
 
 
 @router.post("/{run_id}/progress", response_model=MessageRunResponse)
@@ -150,7 +150,7 @@ def progress(
         produced_quantity=body.produced_quantity,
         partner_id=_partner_id(partner),
     )
-    return milestone_out(run, message)
+    return answer_committed(session, milestone_out(run, message))
 
 
 def completion_out(result: CompletionResult) -> CompleteResponse:

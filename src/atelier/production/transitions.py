@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from atelier.audit import service as audit
@@ -33,14 +33,18 @@ LIFECYCLE_POLICY_KEY = "lifecycle"
 _POLICY_CACHE = "atelier_lifecycle_policy"
 
 
+# Built once: every state change starts here (no statement construction per call).
+_LOCK_RUN = (
+    select(ProductionRun)
+    .where(ProductionRun.id == bindparam("run_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_run(session: Session, run_id: str) -> ProductionRun:
     """The run, locked for the rest of the transaction; 404 when unknown."""
-    run = session.scalars(
-        select(ProductionRun)
-        .where(ProductionRun.id == run_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    run = session.scalars(_LOCK_RUN, {"run_id": run_id}).one_or_none()
     if run is None:
         raise not_found("production_run", run_id)
     return run
