@@ -60,7 +60,8 @@ def test_each_milestone_is_five_statements(app: FastAPI, db: Database, run: Disp
     owner = TestClient(app, headers=run.partner.headers)
     assert owner.get(run.url()).status_code == 200  # the principal is cached from here on
     epoch = [] if db.is_sqlite else ["SELECT principal_epoch"]
-    for path, body in [("/accept", None), ("/start", None), ("/progress", {"produced_quantity": 3})]:
+    steps = [("/accept", None), ("/start", None), ("/progress", {"produced_quantity": 3})]
+    for path, body in steps:
         with statements(db) as seen:
             response = owner.post(run.url(path), json=body)
         assert response.status_code == 200, response.text
