@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Match, Mount
 
-from atelier.platform.routing import RouteIndex, path_key
+from atelier.platform.routing import RouteIndex, install_route_index, path_key
 from tests.conftest import assert_problem
 
 _PARAM = re.compile(r"{([^}:]+)(:[^}]+)?}")
@@ -136,3 +136,38 @@ class TestThroughTheApp:
             return {"late": "yes"}
 
         assert admin.get("/admin/late-route").json() == {"late": "yes"}
+
+
+def test_routers_included_with_a_prefix_are_keyed_by_their_full_path() -> None:
+    inner = APIRouter()
+
+    @inner.get("/items/{item_id}")
+    def item(item_id: str) -> dict[str, str]:
+        return {"inner": item_id}
+
+    middle = APIRouter(prefix="/shop")
+    middle.include_router(inner, prefix="/v1")
+    other = APIRouter()
+
+    @other.get("/shop/{anything:path}")
+    def fallback(anything: str) -> dict[str, str]:
+        return {"fallback": anything}
+
+    app = FastAPI()
+    app.include_router(middle, prefix="/api")
+    app.include_router(other)
+
+    @app.get("/api/shop/v1/items/{item_id}", name="shadowed")
+    def shadowed(item_id: str) -> dict[str, str]:
+        return {"shadowed": item_id}
+
+    install_route_index(app.router)
+    index = _index(app)
+    for path in ("/api/shop/v1/items/7", "/shop/a/b", "/api/nope", "/api/shop/v1/items"):
+        for verb in ("GET", "POST"):
+            scope = _scope(path, verb)
+            assert _decide(index, scope) == _first(app.router.routes, scope), (verb, path)
+    client = TestClient(app)
+    assert client.get("/api/shop/v1/items/7").json() == {"inner": "7"}
+    assert client.get("/shop/a/b").json() == {"fallback": "a/b"}
+    assert client.get("/api/nope").status_code == 404

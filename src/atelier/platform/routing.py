@@ -45,26 +45,31 @@ def path_key(path: str) -> Key:
     return tuple(key)
 
 
-def _route_keys(route: BaseRoute) -> list[Key] | None:
-    """The keys ``route`` can match under, or ``None`` when it could match any path."""
+def _route_keys(route: BaseRoute, prefix: str = "") -> list[Key] | None:
+    """The keys ``route`` can match under (its path after ``prefix``, the prefixes it was
+    included with), or ``None`` when it could match any path."""
     if isinstance(route, Host):
         return None
     if isinstance(route, Mount):
         # A mount at the root could take any path.
-        return [path_key(route.path)] if route.path else None
+        return [path_key(prefix + route.path)] if prefix + route.path else None
     original = getattr(route, "original_router", None)  # FastAPI's included router
     if isinstance(original, APIRouter):
-        return _keys_of(original.routes)
+        context = getattr(route, "include_context", None)
+        included = getattr(context, "prefix", "")
+        if not isinstance(included, str):
+            return None
+        return _keys_of(original.routes, prefix + included)
     path = getattr(route, "path", None)
     if not isinstance(path, str) or not path.startswith("/"):
         return None
-    return [path_key(path)]
+    return [path_key(prefix + path)]
 
 
-def _keys_of(routes: Iterable[BaseRoute]) -> list[Key] | None:
+def _keys_of(routes: Iterable[BaseRoute], prefix: str = "") -> list[Key] | None:
     keys: list[Key] = []
     for route in routes:
-        found = _route_keys(route)
+        found = _route_keys(route, prefix)
         if found is None:
             return None
         keys.extend(found)
