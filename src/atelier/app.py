@@ -189,7 +189,7 @@ def create_app(
 
     install_web(app)
     # Every route is in: match each request only against the routes its path could reach.
-    install_route_index(app.router)
+    app.state.route_index = install_route_index(app.router)
     # Added last, so it is the outermost: it sees every exception the handlers left.
     app.add_middleware(UnhandledErrors)
     load_subscribers()

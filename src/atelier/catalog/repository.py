@@ -19,6 +19,7 @@ from atelier.catalog.schemas import DesignSummary
 from atelier.inventory.models import InventoryItem
 from atelier.partners.models import Partner
 from atelier.platform import clock
+from atelier.platform.prepared import Prepared
 from atelier.platform.rows import RowShape, read_rows
 
 # What the admin design read shows of the design row (``DesignSummary`` field order).
@@ -47,8 +48,8 @@ def get_design(session: Session, design_id: str) -> Design | None:
     return session.get(Design, design_id)
 
 
-_DESIGN_ROW = select(*DESIGN_SHAPE.columns).where(Design.id == bindparam("design_id"))
-_LINKED_PARTNERS = (
+_DESIGN_ROW = Prepared(select(*DESIGN_SHAPE.columns).where(Design.id == bindparam("design_id")))
+_LINKED_PARTNERS = Prepared(
     select(Partner.id, Partner.name, Partner.handle)
     .join(DesignPartner, DesignPartner.partner_id == Partner.id)
     .where(DesignPartner.design_id == bindparam("design_id"))
@@ -110,7 +111,7 @@ _BOM_COLUMNS = (
     InventoryItem.title,
     InventoryItem.unit_of_measure,
 )
-_BOM_LINES = (
+_BOM_LINES = Prepared(
     select(*_BOM_COLUMNS)
     .join(InventoryItem, InventoryItem.id == DesignInventoryItem.inventory_item_id)
     .where(DesignInventoryItem.design_id == bindparam("design_id"))

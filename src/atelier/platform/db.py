@@ -215,8 +215,13 @@ def make_engine(
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            immediate = conn.get_execution_options().get(IMMEDIATE, False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            if conn.get_execution_options().get(IMMEDIATE, False):
+                # Through SQLAlchemy: a lock timeout here is an OperationalError (503).
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                # A deferred BEGIN takes no lock and cannot be busy: straight on the driver,
+                # without SQLAlchemy's statement execution around it (a read's cheapest step).
+                conn.connection.driver_connection.execute("BEGIN")
 
         return engine
     connect_args: dict[str, Any] = {}

@@ -58,7 +58,7 @@ def _finish(session: Session, commit: bool) -> None:
 
 
 @asynccontextmanager
-async def _request_session(request: Request, *, write: bool) -> AsyncIterator[Session]:
+async def request_session(request: Request, *, write: bool) -> AsyncIterator[Session]:
     db: Database = request.app.state.db
     # Waits on the event loop (no thread, no connection) until the database can take it.
     ticket = await db.admission.admit(write=write)
@@ -104,13 +104,13 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     Unsafe methods are admitted as writers (on SQLite their transaction takes the write lock
     at its first statement); GET/HEAD/OPTIONS as readers. See ``platform.admission``.
     """
-    async with _request_session(request, write=request.method not in _SAFE_METHODS) as session:
+    async with request_session(request, write=request.method not in _SAFE_METHODS) as session:
         yield session
 
 
 async def get_write_session(request: Request) -> AsyncIterator[Session]:
     """A writer's session whatever the method (for the rare GET that writes)."""
-    async with _request_session(request, write=True) as session:
+    async with request_session(request, write=True) as session:
         yield session
 
 

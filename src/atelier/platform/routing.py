@@ -16,17 +16,30 @@ becomes a 405) is the one the whole router would have found. When nothing in the
 matches, the request goes to the whole router, so 404s, trailing-slash redirects and
 anything the index does not know behave exactly as before. ``tests/platform/test_routing.py``
 resolves every route of the app both ways and compares.
+
+**Hot routes.** A GET endpoint marked ``@hot`` (``platform.hotpath``) is answered by its
+compiled :class:`~atelier.platform.hotpath.HotRoute` straight from the index, without FastAPI's
+request handling, when its path matches and no route declared before it could match the same
+request (each such route's full-path regex is tried first: ``/admin/production-runs/export.csv``
+stays the export, not a run id). Anything else, and every request of an app with
+``dependency_overrides``, goes through the router as above.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from starlette._utils import get_route_path
-from starlette.routing import BaseRoute, Host, Mount
+from starlette.routing import BaseRoute, Host, Mount, compile_path
 from starlette.types import Receive, Scope, Send
+
+from atelier.platform.hotpath import HotRoute, NotCompiled, is_hot
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +93,74 @@ def _is_prefix(key: Key, segments: Key) -> bool:
     return segments[: len(key)] == key
 
 
+def _compatible(a: Key, b: Key) -> bool:
+    """Two keys some path could have both: one is a prefix of the other."""
+    return _is_prefix(a, b) or _is_prefix(b, a)
+
+
+# A route of the flattened app: its full path (``None``: it could match any path, or the
+# index cannot tell), the route, and whether an ``include_router`` on the way added
+# dependencies (a hot route there would skip them).
+_Leaf = tuple[str | None, BaseRoute, bool]
+
+
+def _leaves(routes: Iterable[BaseRoute], prefix: str = "", extra: bool = False) -> Iterator[_Leaf]:
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if isinstance(original, APIRouter):
+            context = getattr(route, "include_context", None)
+            included = getattr(context, "prefix", "")
+            if not isinstance(included, str):
+                yield None, route, True
+                continue
+            more = bool(getattr(context, "dependencies", None))
+            yield from _leaves(original.routes, prefix + included, extra or more)
+            continue
+        path = getattr(route, "path", None)
+        if isinstance(route, Mount | Host) or not isinstance(path, str) or not path:
+            yield None, route, extra
+            continue
+        yield prefix + path, route, extra
+
+
+@dataclass(frozen=True, slots=True)
+class _HotEntry:
+    key: Key
+    regex: re.Pattern[str]
+    convertors: dict[str, Any]
+    route: APIRoute
+    app: HotRoute
+    # Full-path regexes of the routes declared before it that could take a GET of its paths.
+    before: tuple[re.Pattern[str], ...]
+
+
+def _hot_entries(routes: Sequence[BaseRoute]) -> list[_HotEntry]:
+    leaves = list(_leaves(routes))
+    entries: list[_HotEntry] = []
+    for position, (path, route, extra) in enumerate(leaves):
+        if not is_hot(route):
+            continue
+        assert isinstance(route, APIRoute)
+        try:
+            if path is None or extra:
+                raise NotCompiled("included with dependencies or under an unknown prefix")
+            key = path_key(path)
+            before: list[re.Pattern[str]] = []
+            for earlier_path, earlier, _ in leaves[:position]:
+                if earlier_path is None:
+                    raise NotCompiled(f"{earlier!r} before it could match any path")
+                methods = getattr(earlier, "methods", None)
+                if methods is not None and "GET" not in methods:
+                    continue  # at most a partial match, which a full one beats
+                if _compatible(path_key(earlier_path), key):
+                    before.append(compile_path(earlier_path)[0])
+            regex, _, convertors = compile_path(path)
+            entries.append(_HotEntry(key, regex, convertors, route, HotRoute(route), tuple(before)))
+        except NotCompiled as exc:
+            log.warning("hot route %s left to FastAPI: %s", route.path, exc)
+    return entries
+
+
 class RouteIndex:
     """The ASGI callable that routes a request through its bucket (see the module doc)."""
 
@@ -101,6 +182,41 @@ class RouteIndex:
                 for depth, segment in enumerate(key):
                     self._known[depth].add(segment)
         self._buckets: dict[Key, APIRouter | None] = {}
+        self.hot_routes = _hot_entries(router.routes)
+        self._hot: dict[Key, tuple[_HotEntry, ...]] = {}
+        # Off: every request through the router (tests compare both ways).
+        self.hot_enabled = True
+
+    def _hot_for(self, segments: Key) -> tuple[_HotEntry, ...]:
+        found = self._hot.get(segments)
+        if found is None:
+            found = tuple(e for e in self.hot_routes if _is_prefix(e.key, segments))
+            self._hot[segments] = found
+        return found
+
+    async def _try_hot(self, segments: Key, scope: Scope, receive: Receive, send: Send) -> bool:
+        entries = self._hot_for(segments)
+        if not entries:
+            return False
+        route_path = get_route_path(scope)
+        for entry in entries:
+            found = entry.regex.match(route_path)
+            if found is None:
+                continue
+            if any(earlier.match(route_path) for earlier in entry.before):
+                return False
+            if getattr(scope.get("app"), "dependency_overrides", None):
+                return False
+            params = dict(scope.get("path_params") or {})
+            for name, value in found.groupdict().items():
+                params[name] = entry.convertors[name].convert(value)
+            scope["path_params"] = params
+            scope["endpoint"] = entry.route.endpoint
+            scope["route"] = entry.route
+            scope.setdefault("router", self.router)
+            await entry.app(scope, receive, send)
+            return True
+        return False
 
     def _bucket(self, segments: Key) -> APIRouter | None:
         bucket = self._buckets.get(segments)
@@ -135,7 +251,14 @@ class RouteIndex:
             return
         if len(self.router.routes) != self._count:  # a route added after start-up (tests)
             self._index()
-        bucket = self._bucket(self._segments(scope))
+        segments = self._segments(scope)
+        if (
+            self.hot_enabled
+            and scope["method"] == "GET"
+            and await self._try_hot(segments, scope, receive, send)
+        ):
+            return
+        bucket = self._bucket(segments)
         if bucket is None:
             await self.router.app(scope, receive, send)
             return

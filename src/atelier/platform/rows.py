@@ -17,10 +17,12 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import to_json, to_jsonable_python
-from sqlalchemy import CursorResult, Executable, inspect
+from sqlalchemy import Executable, inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import Label
 from starlette.responses import Response
+
+from atelier.platform.prepared import Prepared, ReadResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +77,11 @@ def jsonable(body: Any) -> Any:
     return to_jsonable_python(body)
 
 
-def read_rows(
-    session: Session, statement: Executable, **params: Any
-) -> CursorResult[*tuple[Any, ...]]:
+def read_rows(session: Session, statement: Executable | Prepared, **params: Any) -> ReadResult:
     """Execute a (prebuilt) Core statement on the session's connection: plain rows, no ORM
-    loading. Pending changes are flushed first, so the read sees them as ``session.execute``
-    would."""
+    loading; a :class:`~atelier.platform.prepared.Prepared` one straight on the DB-API cursor.
+    Pending changes are flushed first, so the read sees them as ``session.execute`` would."""
     session.flush()
+    if isinstance(statement, Prepared):
+        return statement.run(session.connection(), params)
     return session.connection().execute(statement, params)

@@ -11,6 +11,7 @@ from atelier.audit import service as audit
 from atelier.platform.db import Database
 from atelier.platform.deps import AdminPrincipal, DbSession, get_database
 from atelier.platform.errors import Invalid, PlatformCode
+from atelier.platform.hotpath import hot
 from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.rows import json_response
 from atelier.platform.schemas import EntityId
@@ -69,18 +70,20 @@ def _approval_out(result: service.ApprovalResult) -> ApprovalResponse:
     )
 
 
-def list_filters(
-    status_: Annotated[list[str] | None, Query(alias="status", max_length=20)] = None,
-    partner_id: Annotated[EntityId | None, Query()] = None,
-    design_id: Annotated[EntityId | None, Query()] = None,
-    order_id: Annotated[EntityId | None, Query()] = None,
-    run_type: Annotated[RunType | None, Query()] = None,
-    parent_run_id: Annotated[EntityId | None, Query()] = None,
+def parse_filters(
+    *,
+    status_: list[str] | None = None,
+    partner_id: str | None = None,
+    design_id: str | None = None,
+    order_id: str | None = None,
+    run_type: RunType | None = None,
+    parent_run_id: str | None = None,
     include_children: bool = False,
-    q: SearchText | None = None,
-    sort: SortParam = "-created_at",
+    q: str | None = None,
+    sort: str = "-created_at",
 ) -> repository.RunFilters:
-    """Query parameters shared by the JSON list and the CSV export."""
+    """The list filters from their query values (the JSON list, the CSV export and the admin
+    pages refuse the same values the same way)."""
     statuses: list[str] = []
     for raw in status_ or []:
         for part in raw.split(","):
@@ -117,10 +120,37 @@ def list_filters(
     )
 
 
+# ``async``: pure computation, so FastAPI calls it on the loop (no worker-thread hop).
+async def list_filters(
+    status_: Annotated[list[str] | None, Query(alias="status", max_length=20)] = None,
+    partner_id: Annotated[EntityId | None, Query()] = None,
+    design_id: Annotated[EntityId | None, Query()] = None,
+    order_id: Annotated[EntityId | None, Query()] = None,
+    run_type: Annotated[RunType | None, Query()] = None,
+    parent_run_id: Annotated[EntityId | None, Query()] = None,
+    include_children: bool = False,
+    q: SearchText | None = None,
+    sort: SortParam = "-created_at",
+) -> repository.RunFilters:
+    """Query parameters shared by the JSON list and the CSV export."""
+    return parse_filters(
+        status_=status_,
+        partner_id=partner_id,
+        design_id=design_id,
+        order_id=order_id,
+        run_type=run_type,
+        parent_run_id=parent_run_id,
+        include_children=include_children,
+        q=q,
+        sort=sort,
+    )
+
+
 Filters = Annotated[repository.RunFilters, Depends(list_filters)]
 
 
 @router.get("/production-runs", response_model=ProductionRunList)
+@hot
 def list_runs(
     filters: Filters,
     session: DbSession,
@@ -174,6 +204,7 @@ def create_run(
 
 
 @router.get("/production-runs/{run_id}", response_model=ProductionRunDetailEnvelope)
+@hot
 def get_run(run_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Response:
     """One run with partner, parent, children, tasks, the auto-approval evaluation and the
     verbs the lifecycle allows now (``allowed_actions``)."""

@@ -19,6 +19,7 @@ from atelier.inventory.consumption_schemas import (
 )
 from atelier.inventory.models import ConsumptionType
 from atelier.platform.deps import DbSession, PartnerPrincipal, answer_committed
+from atelier.platform.hotpath import hot
 from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.rows import json_response
 from atelier.production import consumption, milestones, partner_views
@@ -52,6 +53,7 @@ def milestone_out(run: ProductionRun, message: str) -> Response:
 
 
 @router.get("", response_model=PartnerRunList)
+@hot
 def list_runs(
     session: DbSession,
     partner: PartnerPrincipal,
@@ -75,6 +77,7 @@ def list_runs(
 
 
 @router.get("/{run_id}", response_model=PartnerRunEnvelope)
+@hot
 def get_run(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Response:
     """One of the caller's runs with design, snapshot, tasks, progress, related runs and the
     verbs the partner may use now (``allowed_actions``)."""

@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from atelier.catalog.models import Design
 from atelier.partners.models import Partner
 from atelier.platform.db import UTCDateTime
+from atelier.platform.prepared import Prepared
 from atelier.platform.rows import read_rows
 from atelier.production import repository_search as search
 from atelier.production import search_index
@@ -528,7 +529,9 @@ def dependants_waiting_on(session: Session, run_id: str) -> list[ProductionRun]:
     return [r for r in rows if run_id in (r.depends_on_run_ids or [])]
 
 
-_POLICY_DOCUMENT = select(PolicySetting.value).where(PolicySetting.key == bindparam("key"))
+_POLICY_DOCUMENT = Prepared(
+    select(PolicySetting.value).where(PolicySetting.key == bindparam("key"))
+)
 
 
 def policy_document(session: Session, key: str) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from atelier.catalog.models import Design
 from atelier.partners.models import Partner
+from atelier.platform.prepared import Prepared, ReadRow
 from atelier.platform.rows import RowShape, read_rows
 from atelier.production.lifecycle_schemas import DesignView, RelatedRun
 from atelier.production.models import ProductionRun, RunReminder
@@ -27,7 +28,7 @@ DESIGN_SHAPE = RowShape.of_schema(DesignView, Design, prefix="design_")
 RELATIVE_SHAPE = RowShape.of_schema(RelatedRun, ProductionRun)
 
 
-_PARTNER_RUN = (
+_PARTNER_RUN = Prepared(
     select(*RUN_SHAPE.columns, *DESIGN_SHAPE.columns)
     .join(Design, Design.id == ProductionRun.design_id)
     .where(
@@ -37,7 +38,7 @@ _PARTNER_RUN = (
 )
 
 
-def partner_run_row(session: Session, run_id: str, partner_id: str) -> Row[*tuple[Any, ...]] | None:
+def partner_run_row(session: Session, run_id: str, partner_id: str) -> ReadRow | None:
     """The partner's run (``RUN_SHAPE``) followed by its design (``DESIGN_SHAPE``); ``None``
     when the run is unknown or not the partner's."""
     return read_rows(session, _PARTNER_RUN, run_id=run_id, partner_id=partner_id).first()
@@ -144,25 +145,31 @@ _NAMED_RUN = (
     .outerjoin(_PARTNER, _PARTNER.id == ProductionRun.partner_id)
     .outerjoin(_PREVIOUS, _PREVIOUS.id == ProductionRun.previous_partner_id)
 )
-_ADMIN_RUN = _NAMED_RUN.where(ProductionRun.id == bindparam("run_id"))
+_ADMIN_RUN = Prepared(_NAMED_RUN.where(ProductionRun.id == bindparam("run_id")))
 # The run's children and its parent, children by sequence (NULL first), oldest first.
-_FAMILY_OF_RUN = _NAMED_RUN.where(
-    or_(
-        ProductionRun.parent_run_id == bindparam("run_id"),
-        ProductionRun.id == bindparam("parent_id"),
+_FAMILY_OF_RUN = Prepared(
+    _NAMED_RUN.where(
+        or_(
+            ProductionRun.parent_run_id == bindparam("run_id"),
+            ProductionRun.id == bindparam("parent_id"),
+        )
+    ).order_by(
+        ProductionRun.sequence.asc().nulls_first(), ProductionRun.created_at, ProductionRun.id
     )
-).order_by(ProductionRun.sequence.asc().nulls_first(), ProductionRun.created_at, ProductionRun.id)
-_STATUSES = select(ProductionRun.id, ProductionRun.status).where(
-    ProductionRun.id.in_(bindparam("run_ids", expanding=True))
 )
-_REMINDERS = (
+_STATUSES = Prepared(
+    select(ProductionRun.id, ProductionRun.status).where(
+        ProductionRun.id.in_(bindparam("run_ids", expanding=True))
+    )
+)
+_REMINDERS = Prepared(
     select(*REMINDER_SHAPE.columns)
     .where(RunReminder.run_id == bindparam("run_id"))
     .order_by(RunReminder.bucket)
 )
 
 
-def named_run(session: Session, run_id: str) -> Row[*tuple[Any, ...]] | None:
+def named_run(session: Session, run_id: str) -> ReadRow | None:
     """The run (``RUN_SHAPE``), then design name, partner name and handle, previous partner
     name and handle; ``None`` when unknown."""
     return read_rows(session, _ADMIN_RUN, run_id=run_id).first()

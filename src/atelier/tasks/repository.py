@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from atelier.platform.prepared import Prepared
 from atelier.platform.rows import RowShape, read_rows
 from atelier.tasks.models import (
     OPEN_TASK_STATUSES,
@@ -160,12 +161,12 @@ def top_level_tasks(session: Session, run_id: str) -> list[Task]:
     )
 
 
-_RUN_TASKS = (
+_RUN_TASKS = Prepared(
     select(*TASK_SHAPE.columns)
     .where(Task.production_run_id == bindparam("run_id"))
     .order_by(Task.position, Task.created_at, Task.id)
 )
-_RUN_COMMENTS = (
+_RUN_COMMENTS = Prepared(
     select(*COMMENT_SHAPE.columns)
     .join(Task, Task.id == TaskComment.task_id)
     .where(Task.production_run_id == bindparam("run_id"), Task.parent_task_id.is_(None))
@@ -251,7 +252,7 @@ def open_subtask_ids(session: Session, parent_id: str) -> list[str]:
     )
 
 
-_PROGRESS = (
+_PROGRESS = Prepared(
     select(
         Task.production_run_id,
         func.sum(case((Task.status == TaskStatus.COMPLETED, 1), else_=0)),

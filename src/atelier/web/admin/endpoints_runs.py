@@ -14,7 +14,7 @@ from atelier.partners import service as partners
 from atelier.platform.db import Database
 from atelier.platform.deps import DbSession, get_database
 from atelier.production import export, repository
-from atelier.production.endpoints_admin import list_filters
+from atelier.production.endpoints_admin import parse_filters
 from atelier.production.lifecycle import RunStatus
 from atelier.production.models import RunType
 from atelier.web.admin.common import admin_router, page
@@ -74,7 +74,7 @@ class RunQuery:
 
     def filters(self) -> repository.RunFilters:
         # The JSON list's own parser: the same validation and the same refusals.
-        return list_filters(
+        return parse_filters(
             status_=[self.status] if self.status else None,
             partner_id=self.partner_id,
             design_id=self.design_id,

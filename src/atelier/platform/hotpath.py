@@ -1,0 +1,250 @@
+"""Hot routes: the hottest GET endpoints answered without FastAPI's per-request machinery.
+
+A FastAPI request goes through ``request_response`` (a ``Request``, two exit stacks, its own
+exception wrapper), the route handler (telemetry, endpoint context, body handling) and
+``solve_dependencies`` (a recursive walk of the dependency tree with cache keys, an empty
+``Response`` for headers, four ``request_params_to_args`` calls) before the endpoint runs. For a
+read that costs a few SQLite statements, that is a large share of the request.
+
+An endpoint marked :func:`hot` keeps its FastAPI declaration (the OpenAPI contract, and the
+path every request takes when the hot path does not apply), and the route index
+(``platform.routing``) answers its GET requests through a :class:`HotRoute` compiled from the
+same ``Dependant`` when the app starts:
+
+* the dependency tree is solved in FastAPI's order (sub-dependencies first, each once per
+  request), its query and path parameters validated by FastAPI's own ``request_params_to_args``
+  (same values, same 422 errors, collected as FastAPI collects them);
+* the request's database session is the session dependency's own context manager
+  (``deps.request_session``: admission, commit or roll back, close), exited when the endpoint
+  has returned and before the response is sent, as a ``scope="function"`` dependency is;
+* the endpoint runs in the worker-thread pool, as FastAPI runs a sync endpoint, and returns a
+  ``Response``, which is sent as it is (FastAPI does the same with a returned ``Response``).
+
+Only what that covers compiles: parameters from the path and the query, ``Request``, the
+session dependencies and ``async def`` dependencies made of those; an endpoint that is a sync
+function annotated to return a ``Response``. Anything else (a header, a cookie, a body, a sync
+dependency, a generator other than the session, dependencies given to ``include_router``,
+security scopes, FastAPI dependency concurrency) leaves the route to FastAPI, and
+``tests/platform/test_hotpath.py`` fails if a route marked hot did not compile. When the app has
+``dependency_overrides`` (tests), every request goes through FastAPI.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi.dependencies.utils import request_params_to_args
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from atelier.platform import deps
+
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+_HOT = "__atelier_hot__"
+
+# Dependant attributes a hot route may not use (FastAPI fills them for special parameters).
+_UNSUPPORTED_PARAMS = (
+    "header_params",
+    "cookie_params",
+    "body_params",
+)
+_UNSUPPORTED_NAMES = (
+    "websocket_param_name",
+    "http_connection_param_name",
+    "response_param_name",
+    "background_tasks_param_name",
+    "security_scopes_param_name",
+)
+
+_SESSION = 1
+_WRITE_SESSION = 2
+_ASYNC = 3
+
+
+def hot(endpoint: _Endpoint) -> _Endpoint:
+    """Mark a GET endpoint for the hot path (put it under the ``@router.get`` decorator)."""
+    setattr(endpoint, _HOT, True)
+    return endpoint
+
+
+def is_hot(route: object) -> bool:
+    return isinstance(route, APIRoute) and getattr(route.endpoint, _HOT, False) is True
+
+
+class NotCompiled(Exception):
+    """The route uses something the hot path does not model (the message says what)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """One dependency (or the endpoint itself, as the root) of a hot route."""
+
+    call: Callable[..., Any]
+    name: str | None
+    kind: int
+    subs: tuple[_Node, ...]
+    request_name: str | None
+    path_fields: Sequence[Any]
+    query_fields: Sequence[Any]
+    use_cache: bool
+
+
+def _compile_node(dependant: Any, *, root: bool) -> _Node:
+    call = dependant.call
+    if call is None:
+        raise NotCompiled("a dependency without a callable")
+    for attribute in _UNSUPPORTED_PARAMS:
+        if getattr(dependant, attribute, None):
+            raise NotCompiled(f"{getattr(call, '__name__', call)} uses {attribute}")
+    for attribute in _UNSUPPORTED_NAMES:
+        if getattr(dependant, attribute, None):
+            raise NotCompiled(f"{getattr(call, '__name__', call)} uses {attribute}")
+    if getattr(dependant, "concurrency", None) is not None:
+        raise NotCompiled(f"{call.__name__} has a dependency concurrency limit")
+    if getattr(dependant, "own_oauth_scopes", None):
+        raise NotCompiled(f"{call.__name__} uses security scopes")
+    if call is deps.get_session:
+        kind = _SESSION
+    elif call is deps.get_write_session:
+        kind = _WRITE_SESSION
+    elif root:
+        kind = 0
+    elif _is_async_function(call):
+        kind = _ASYNC
+    else:
+        raise NotCompiled(f"dependency {getattr(call, '__name__', call)} is not an async function")
+    if kind in (_SESSION, _WRITE_SESSION) and getattr(dependant, "scope", None) != "function":
+        raise NotCompiled("the session dependency is not function-scoped")
+    subs = tuple(_compile_node(sub, root=False) for sub in dependant.dependencies)
+    return _Node(
+        call=call,
+        name=dependant.name,
+        kind=kind,
+        subs=subs,
+        request_name=dependant.request_param_name,
+        path_fields=tuple(dependant.path_params),
+        query_fields=tuple(dependant.query_params),
+        use_cache=bool(getattr(dependant, "use_cache", True)),
+    )
+
+
+def _is_async_function(call: Any) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(call)
+
+
+def _returns_response(endpoint: Callable[..., Any]) -> bool:
+    try:
+        hints = typing.get_type_hints(endpoint)
+    except Exception:  # an annotation that does not resolve: leave the route to FastAPI
+        return False
+    returned = hints.get("return")
+    return isinstance(returned, type) and issubclass(returned, Response)
+
+
+class _Solved:
+    """One request's dependency values, errors and open session (the FastAPI cache)."""
+
+    __slots__ = ("cache", "errors", "request", "session_cm")
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.cache: dict[Callable[..., Any], Any] = {}
+        self.errors: list[Any] = []
+        self.session_cm: AbstractAsyncContextManager[Session] | None = None
+
+
+class HotRoute:
+    """A compiled hot GET route (see the module doc)."""
+
+    __slots__ = ("root", "route")
+
+    def __init__(self, route: APIRoute) -> None:
+        if set(route.methods or ()) != {"GET"}:
+            raise NotCompiled(f"{route.path} is not a GET-only route")
+        if not _returns_response(route.endpoint):
+            raise NotCompiled(f"{route.endpoint.__name__} is not annotated to return a Response")
+        if _is_async_function(route.endpoint):
+            raise NotCompiled(f"{route.endpoint.__name__} is async (the hot path runs sync ones)")
+        self.route = route
+        self.root = _compile_node(route.dependant, root=True)
+
+    async def _solve(self, node: _Node, solved: _Solved) -> tuple[dict[str, Any], bool]:
+        """``node``'s arguments (its sub-dependencies solved first, in order); ``False`` when an
+        error was collected in its subtree (then it is not called, as in FastAPI)."""
+        values: dict[str, Any] = {}
+        ok = True
+        request = solved.request
+        for sub in node.subs:
+            if sub.use_cache and sub.call in solved.cache:
+                value = solved.cache[sub.call]
+            else:
+                sub_values, sub_ok = await self._solve(sub, solved)
+                if not sub_ok:
+                    ok = False
+                    continue
+                if sub.kind == _SESSION or sub.kind == _WRITE_SESSION:
+                    # A hot route is GET-only: ``get_session`` admits it as a reader.
+                    cm = deps.request_session(request, write=sub.kind == _WRITE_SESSION)
+                    value = await cm.__aenter__()
+                    solved.session_cm = cm
+                else:
+                    value = await sub.call(**sub_values)
+                solved.cache.setdefault(sub.call, value)
+            if sub.name is not None:
+                values[sub.name] = value
+        if node.request_name is not None:
+            values[node.request_name] = request
+        if node.path_fields:
+            path_values, path_errors = request_params_to_args(node.path_fields, request.path_params)
+            values.update(path_values)
+            if path_errors:
+                solved.errors.extend(path_errors)
+                ok = False
+        if node.query_fields:
+            query_values, query_errors = request_params_to_args(
+                node.query_fields, request.query_params
+            )
+            values.update(query_values)
+            if query_errors:
+                solved.errors.extend(query_errors)
+                ok = False
+        return values, ok
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        solved = _Solved(request)
+        try:
+            values, _ = await self._solve(self.root, solved)
+            if solved.errors:
+                raise RequestValidationError(solved.errors)
+            response = await run_in_threadpool(self.root.call, **values)
+        except BaseException as exc:
+            cm = solved.session_cm
+            if cm is not None:  # rolls back and closes (it never swallows the error)
+                await cm.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        cm = solved.session_cm
+        if cm is not None:
+            await cm.__aexit__(None, None, None)
+        if not isinstance(response, Response):  # the annotation lied: fail loudly
+            raise TypeError(f"{self.root.call.__name__} returned {type(response).__name__}")
+        await response(scope, receive, send)
+
+
+def compile_hot(route: APIRoute) -> HotRoute:
+    """The hot path of ``route`` (marked with :func:`hot`); :class:`NotCompiled` says why not."""
+    return HotRoute(route)
+
+
+HotApp = Callable[[Scope, Receive, Send], Awaitable[None]]

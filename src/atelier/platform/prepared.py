@@ -1,0 +1,230 @@
+"""Prepared reads: a prebuilt Core SELECT run straight on the DB-API cursor.
+
+Executing a statement through SQLAlchemy's ``Connection.execute`` costs ~0.2 M instructions
+before and after the driver's work (cache-key lookup, execution context, parameter processing,
+``CursorResult`` metadata), measured with callgrind here; the SQLite driver itself answers a
+primary-key look-up in a few thousand. The hot reads run 3–6 such statements per request.
+
+A :class:`Prepared` wraps a module-level statement. For each dialect (and, for ``IN`` lists,
+each list length rounded up to a power of two, the list padded with its last value, which
+changes no result), it asks SQLAlchemy once for the SQL string, the parameter order and the
+statement's own bound values (``construct_expanded_state``) and for the result columns' types;
+each read then binds the caller's values in that order, runs the cursor, and applies the same
+result processors SQLAlchemy would (``UTCDateTime``, ``Numeric``, booleans on SQLite).
+Rows are named tuples: ``row[0]``, ``row.name``, ``row._mapping`` as with SQLAlchemy's rows.
+
+It is only used where it is exact; the statement goes through SQLAlchemy when a bound parameter
+has a bind processor, a result column name is not an identifier, or an ``IN`` list is empty.
+Driver errors are raised as SQLAlchemy's ``DBAPIError`` subclasses (so ``OperationalError``
+still means 503), and ``before_cursor_execute`` listeners (statement counters, the query-plan
+test) see every statement.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Executable, exc
+from sqlalchemy.engine import Dialect
+
+# Plans kept per statement and dialect: one per IN-list length bucket (powers of two).
+_MAX_PLANS = 16
+
+
+# A row of a read: SQLAlchemy's ``Row`` or a prepared read's named tuple (index, attribute and
+# ``_mapping`` access alike).
+ReadRow = Any
+
+
+class ReadResult(Protocol):
+    """What the hot reads use of a result (``CursorResult`` and :class:`_Rows` both have it)."""
+
+    def first(self) -> Any: ...
+
+    def all(self) -> Sequence[Any]: ...
+
+    def scalar(self) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+def _bucket(n: int) -> int:
+    size = 1
+    while size < n:
+        size *= 2
+    return size
+
+
+class _Plan:
+    """The SQL of one statement for one dialect and one IN-list size."""
+
+    __slots__ = ("base", "expanded", "expanding", "order", "processors", "row", "sql", "types")
+
+    def __init__(
+        self,
+        sql: str,
+        order: tuple[str, ...] | None,
+        base: dict[str, Any],
+        expanding: tuple[tuple[str, int], ...],
+        row: Any,
+        types: tuple[Any, ...],
+    ) -> None:
+        self.sql = sql
+        self.order = order  # positional drivers: parameter names in order; None for named
+        self.base = base
+        self.expanding = expanding
+        self.expanded = frozenset(name for name, _ in expanding)
+        self.row = row
+        self.types = types
+        # (index, processor) of the columns that have one; None until known (PostgreSQL's
+        # depend on the cursor's column types, read at the first execution).
+        self.processors: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
+
+    def parameters(self, params: dict[str, Any]) -> Any:
+        values = dict(self.base)
+        for name, size in self.expanding:
+            items = list(params[name])
+            items.extend(items[-1:] * (size - len(items)))
+            for index, item in enumerate(items, 1):
+                values[f"{name}_{index}"] = item
+        for name, value in params.items():
+            if name not in self.expanded:
+                values[name] = value
+        if self.order is None:
+            return values
+        return tuple(values[name] for name in self.order)
+
+    def result_processors(
+        self, dialect: Dialect, description: Any
+    ) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        found = []
+        for index, (type_, column) in enumerate(zip(self.types, description, strict=True)):
+            processor = type_._cached_result_processor(dialect, column[1])
+            if processor is not None:
+                found.append((index, processor))
+        return tuple(found)
+
+
+class _Rows:
+    """The rows of one prepared read (the part of ``CursorResult`` the reads use)."""
+
+    __slots__ = ("_cursor", "_plan", "_processors")
+
+    def __init__(
+        self, cursor: Any, plan: _Plan, processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    ) -> None:
+        self._cursor = cursor
+        self._plan = plan
+        self._processors = processors
+
+    def _make(self, raw: Sequence[Any]) -> Any:
+        if self._processors:
+            values = list(raw)
+            for index, processor in self._processors:
+                values[index] = processor(values[index])
+            return self._plan.row._make(values)
+        return self._plan.row._make(raw)
+
+    def first(self) -> Any:
+        raw = self._cursor.fetchone()
+        self._cursor.close()
+        return None if raw is None else self._make(raw)
+
+    def scalar(self) -> Any:
+        row = self.first()
+        return None if row is None else row[0]
+
+    def all(self) -> list[Any]:
+        raws = self._cursor.fetchall()
+        self._cursor.close()
+        return [self._make(raw) for raw in raws]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.all())
+
+
+class Prepared:
+    """A module-level SELECT for :func:`atelier.platform.rows.read_rows` (see the module doc)."""
+
+    __slots__ = ("_compiled", "_plans", "statement")
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._plans: dict[tuple[str, tuple[int, ...]], _Plan | None] = {}
+        self._compiled: dict[str, Any] = {}
+
+    def _plan(self, dialect: Dialect, params: dict[str, Any]) -> _Plan | None:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+            self._compiled[dialect.name] = compiled
+        expanding = [b.key for b in compiled.binds.values() if b.expanding]
+        sizes = []
+        for name in expanding:
+            value = params.get(name)
+            if not value:
+                return None  # an empty IN list: SQLAlchemy renders its own empty-set form
+            sizes.append(_bucket(len(value)))
+        key = (dialect.name, tuple(sizes))
+        if key in self._plans:
+            return self._plans[key]
+        plan = self._build(compiled, dialect, params, tuple(zip(expanding, sizes, strict=True)))
+        if len(self._plans) < _MAX_PLANS:
+            self._plans[key] = plan
+        return plan
+
+    def _build(
+        self,
+        compiled: Any,
+        dialect: Dialect,
+        params: dict[str, Any],
+        expanding: tuple[tuple[str, int], ...],
+    ) -> _Plan | None:
+        if compiled._bind_processors:
+            return None
+        names = [column.keyname for column in compiled._result_columns]
+        if not names or len(set(names)) != len(names) or not all(n.isidentifier() for n in names):
+            return None
+        dummy = dict(params)
+        for name, size in expanding:
+            dummy[name] = [None] * size
+        state = compiled.construct_expanded_state(dummy)
+        user = set(params) | {f"{name}_{i}" for name, size in expanding for i in range(1, size + 1)}
+        base = {k: v for k, v in state.parameters.items() if k not in user}
+        order = tuple(state.positiontup) if dialect.positional else None
+        fields = namedtuple("Row", names)  # type: ignore[misc]
+        row = type("Row", (fields,), {"__slots__": (), "_mapping": property(fields._asdict)})
+        types = tuple(column.type for column in compiled._result_columns)
+        return _Plan(state.statement, order, base, expanding, row, types)
+
+    def run(self, connection: Connection, params: dict[str, Any]) -> ReadResult:
+        """The rows of this statement with ``params`` on ``connection`` (in its transaction)."""
+        dialect = connection.dialect
+        plan = self._plan(dialect, params)
+        if plan is None:
+            return connection.execute(self.statement, params)
+        fairy = connection.connection
+        cursor = fairy.cursor()
+        parameters = plan.parameters(params)
+        listeners = connection.dispatch.before_cursor_execute
+        if listeners:
+            listeners(connection, cursor, plan.sql, parameters, None, False)
+        try:
+            cursor.execute(plan.sql, parameters)
+        except dialect.loaded_dbapi.Error as error:
+            cursor.close()
+            if dialect.is_disconnect(error, fairy.dbapi_connection, cursor):
+                connection.invalidate(error)
+            raise exc.DBAPIError.instance(
+                plan.sql,
+                parameters,
+                error,
+                dialect.loaded_dbapi.Error,
+                dialect=dialect,
+            ) from error
+        processors = plan.processors
+        if processors is None:
+            processors = plan.processors = plan.result_processors(dialect, cursor.description)
+        return _Rows(cursor, plan, processors)

@@ -1,0 +1,295 @@
+"""Hot routes (``platform.hotpath``) answer exactly as FastAPI does: same status, body and
+content type for every caller and every bad input, the same route precedence, the same session
+handling; and every route marked hot compiled."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from atelier.platform import hotpath
+from atelier.platform.deps import require_admin
+from atelier.platform.hotpath import HotRoute, NotCompiled, compile_hot, hot
+from atelier.platform.routing import RouteIndex
+from tests.conftest import assert_problem, bearer
+from tests.production.read_support import Split, as_partner, rich_split
+
+HOT = {
+    "/admin/designs/{design_id}",
+    "/admin/production-runs",
+    "/admin/production-runs/{run_id}",
+    "/partners/production-runs",
+    "/partners/production-runs/{run_id}",
+}
+
+
+def _index(app: FastAPI) -> RouteIndex:
+    index = app.state.route_index
+    assert isinstance(index, RouteIndex)
+    return index
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths the hot path answered."""
+    seen: list[str] = []
+    original = HotRoute.__call__
+
+    async def spy(self: HotRoute, scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["path"])
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(HotRoute, "__call__", spy)
+    return seen
+
+
+@pytest.fixture
+def split(admin: TestClient, client: TestClient, app: FastAPI) -> Split:
+    return rich_split(admin, client, app)
+
+
+def test_every_route_marked_hot_compiled(app: FastAPI) -> None:
+    marked = set()
+    for route in app.routes:
+        for leaf in getattr(getattr(route, "original_router", None), "routes", [route]):
+            if hotpath.is_hot(leaf):
+                marked.add(leaf.path)
+    compiled = {entry.route.path for entry in _index(app).hot_routes}
+    assert marked == HOT
+    assert compiled == marked
+
+
+def _both(app: FastAPI, client: TestClient, url: str) -> tuple[Any, Any]:
+    index = _index(app)
+    index.hot_enabled = True
+    try:
+        fast = client.get(url)
+        index.hot_enabled = False
+        slow = client.get(url)
+    finally:
+        index.hot_enabled = True
+    return fast, slow
+
+
+def _same(fast: Any, slow: Any) -> None:
+    assert fast.status_code == slow.status_code, (fast.text, slow.text)
+    assert fast.headers.get("content-type") == slow.headers.get("content-type")
+    if fast.headers.get("content-type", "").endswith("json"):
+        one, two = fast.json(), slow.json()
+        if isinstance(one, dict) and "instance" in one:  # problem+json names the request
+            one.pop("request_id", None), two.pop("request_id", None)
+        assert one == two
+    else:
+        assert fast.content == slow.content
+
+
+def _urls(split: Split) -> list[str]:
+    long_id = "r" * 65
+    return [
+        f"/admin/designs/{split.design['id']}",
+        "/admin/designs/des_missing",
+        f"/admin/designs/{long_id}",
+        "/admin/designs/a%00b",
+        "/admin/production-runs",
+        "/admin/production-runs?status=in_progress,sent_to_partner&limit=2&offset=1",
+        f"/admin/production-runs?partner_id={split.cutter.id}&include_children=true",
+        f"/admin/production-runs?parent_run_id={split.parent['id']}",
+        "/admin/production-runs?q=run&sort=created_at",
+        "/admin/production-runs?status=bogus",
+        "/admin/production-runs?sort=nope",
+        "/admin/production-runs?limit=0&offset=-1",
+        "/admin/production-runs?include_children=maybe",
+        "/admin/production-runs?q=" + "x" * 201,
+        f"/admin/production-runs/{split.first}",
+        f"/admin/production-runs/{split.parent['id']}",
+        "/admin/production-runs/run_missing",
+        f"/admin/production-runs/{long_id}",
+        "/admin/production-runs/export.csv",
+        "/admin/production-runs/export.csv?status=in_progress",
+        "/partners/production-runs",
+        "/partners/production-runs?status=in_progress&limit=1",
+        "/partners/production-runs?status=bogus",
+        "/partners/production-runs?limit=501",
+        "/partners/production-runs?role=" + "r" * 65,
+        f"/partners/production-runs/{split.first}",
+        f"/partners/production-runs/{split.second}",
+        f"/partners/production-runs/{split.parent['id']}",
+        "/partners/production-runs/run_missing",
+        f"/partners/production-runs/{long_id}",
+    ]
+
+
+def _callers(app: FastAPI, admin: TestClient, split: Split) -> dict[str, TestClient]:
+    anonymous = TestClient(app, raise_server_exceptions=False)
+    forged = TestClient(app, headers=bearer("not.a.token"), raise_server_exceptions=False)
+    basic = TestClient(app, headers={"Authorization": "Basic eDp5"}, raise_server_exceptions=False)
+    return {
+        "admin": admin,
+        "owner": as_partner(app, split.cutter),
+        "other partner": as_partner(app, split.tailor),
+        "anonymous": anonymous,
+        "forged token": forged,
+        "basic auth": basic,
+    }
+
+
+def test_hot_answers_equal_fastapi_answers(
+    app: FastAPI, admin: TestClient, split: Split, calls: list[str]
+) -> None:
+    """Every caller × every URL: status, content type and body as FastAPI gives them."""
+    compared = 0
+    for caller, client in _callers(app, admin, split).items():
+        for url in _urls(split):
+            fast, slow = _both(app, client, url)
+            try:
+                _same(fast, slow)
+            except AssertionError as exc:
+                raise AssertionError(f"{caller} GET {url}: {exc}") from exc
+            compared += 1
+    assert compared == len(_callers(app, admin, split)) * len(_urls(split))
+    assert calls, "the hot path answered nothing"
+    # The export is declared before the run detail: the index leaves it to FastAPI.
+    assert not any(path.endswith("export.csv") for path in calls)
+
+
+def test_precedence_export_csv_is_not_a_run_id(
+    admin: TestClient, split: Split, calls: list[str]
+) -> None:
+    response = admin.get("/admin/production-runs/export.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert calls == []
+
+
+def test_hot_path_is_taken_for_each_hot_route(
+    admin: TestClient, app: FastAPI, split: Split, calls: list[str]
+) -> None:
+    partner = as_partner(app, split.cutter)
+    admin.get(f"/admin/designs/{split.design['id']}").raise_for_status()
+    admin.get("/admin/production-runs").raise_for_status()
+    admin.get(f"/admin/production-runs/{split.first}").raise_for_status()
+    partner.get("/partners/production-runs").raise_for_status()
+    partner.get(f"/partners/production-runs/{split.first}").raise_for_status()
+    assert len(calls) == 5
+
+
+def test_dependency_overrides_go_through_fastapi(
+    admin: TestClient, app: FastAPI, split: Split, calls: list[str]
+) -> None:
+    async def deny() -> None:
+        from atelier.platform.errors import Forbidden, PlatformCode
+
+        raise Forbidden("overridden", code=PlatformCode.ADMIN_ONLY)
+
+    app.dependency_overrides[require_admin] = deny
+    try:
+        response = admin.get(f"/admin/designs/{split.design['id']}")
+    finally:
+        app.dependency_overrides.clear()
+    assert_problem(response, 403, "admin_only")
+    assert calls == []
+
+
+def test_deactivated_partner_is_refused_at_once_on_the_hot_path(
+    admin: TestClient, app: FastAPI, split: Split
+) -> None:
+    partner = as_partner(app, split.cutter)
+    url = f"/partners/production-runs/{split.first}"
+    assert partner.get(url).status_code == 200
+    response = admin.post(f"/admin/partners/{split.cutter.id}", json={"status": "inactive"})
+    assert response.status_code == 200, response.text
+    assert_problem(partner.get(url), 403, "partner_inactive")
+    assert_problem(partner.get("/partners/production-runs"), 403, "partner_inactive")
+
+
+def test_errors_release_the_session_and_admission(
+    admin: TestClient, app: FastAPI, split: Split
+) -> None:
+    """Many failing hot requests in a row (404, 422) leave no transaction or admission behind:
+    a write and a read still go through."""
+    for _ in range(30):
+        assert admin.get("/admin/production-runs/run_missing").status_code == 404
+        assert admin.get("/admin/production-runs?status=bogus").status_code == 422
+    db = app.state.db
+    assert db.admission.sessions.in_use == 0 and db.admission.writers.in_use == 0
+    response = admin.post(f"/admin/designs/{split.design['id']}", json={"name": "Renamed"})
+    assert response.status_code == 200, response.text
+    body = admin.get(f"/admin/designs/{split.design['id']}").json()
+    assert body["design"]["name"] == "Renamed"
+
+
+def test_concurrent_hot_reads(app: FastAPI, admin_token: str, split: Split) -> None:
+    """100 concurrent hot reads through the real ASGI app: every one answers 200."""
+    urls = [
+        f"/admin/designs/{split.design['id']}",
+        f"/admin/production-runs/{split.first}",
+        "/admin/production-runs?limit=5",
+    ]
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=bearer(admin_token)
+        ) as http:
+            answers = await asyncio.gather(*(http.get(urls[i % 3]) for i in range(100)))
+        return [answer.status_code for answer in answers]
+
+    with TestClient(app):  # the lifespan: the worker-thread pool size, as served
+        statuses = asyncio.run(burst())
+    assert statuses == [200] * 100
+
+
+def _app_with(*endpoints: Any) -> Iterator[str]:
+    for endpoint in endpoints:
+        try:
+            yield str(compile_hot(endpoint))
+        except NotCompiled as exc:
+            yield f"not compiled: {exc}"
+
+
+def test_routes_the_hot_path_does_not_model_are_left_to_fastapi() -> None:
+    from fastapi import APIRouter, Body, Header
+    from fastapi.routing import APIRoute
+    from starlette.responses import Response
+
+    router = APIRouter()
+
+    @router.get("/h")
+    @hot
+    def with_header(x: str = Header()) -> Response:
+        return Response()
+
+    @router.get("/p")
+    @hot
+    def returns_model() -> dict[str, str]:
+        return {}
+
+    @router.get("/a")
+    @hot
+    async def is_async() -> Response:
+        return Response()
+
+    def sync_dependency() -> int:
+        return 1
+
+    from fastapi import Depends
+
+    @router.get("/d")
+    @hot
+    def with_sync_dependency(value: int = Depends(sync_dependency)) -> Response:
+        return Response()
+
+    @router.post("/b")
+    @hot
+    def with_body(body: dict[str, Any] = Body()) -> Response:
+        return Response()
+
+    routes = [route for route in router.routes if isinstance(route, APIRoute)]
+    reasons = list(_app_with(*routes))
+    assert all(reason.startswith("not compiled: ") for reason in reasons), reasons
