@@ -46,7 +46,7 @@ def record_many(
     # A Core insert into the table (the same column defaults, without the ORM's bulk-insert
     # machinery); the session's pending changes go first, as an ORM insert's autoflush would.
     session.flush()
-    session.execute(_INSERT, rows)
+    session.connection().execute(_INSERT, rows)
 
 
 _INSERT = insert(cast(Table, RunEvent.__table__))

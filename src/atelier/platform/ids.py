@@ -20,6 +20,32 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+# Two characters per 10 bits: a ULID (130 bits, the top two zero) in 13 look-ups and no calls
+# (every audit row and outbox event of a write takes one).
+_PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
+
+
+def _encode_ulid(ms: int, rand: int) -> str:
+    """``_encode(ms, 10) + _encode(rand, 16)``, faster."""
+    v = (ms << 80) | rand
+    p = _PAIRS
+    return (
+        p[v >> 120]
+        + p[(v >> 110) & 1023]
+        + p[(v >> 100) & 1023]
+        + p[(v >> 90) & 1023]
+        + p[(v >> 80) & 1023]
+        + p[(v >> 70) & 1023]
+        + p[(v >> 60) & 1023]
+        + p[(v >> 50) & 1023]
+        + p[(v >> 40) & 1023]
+        + p[(v >> 30) & 1023]
+        + p[(v >> 20) & 1023]
+        + p[(v >> 10) & 1023]
+        + p[v & 1023]
+    )
+
+
 def ulid() -> str:
     """A monotonic ULID: ids made in the same millisecond still sort in creation order."""
     global _last_ms, _last_rand
@@ -31,7 +57,7 @@ def ulid() -> str:
         else:
             rand = int.from_bytes(os.urandom(10), "big")
         _last_ms, _last_rand = ms, rand
-    return _encode(ms, 10) + _encode(rand, 16)
+    return _encode_ulid(ms, rand)
 
 
 def new_id(prefix: str) -> str:

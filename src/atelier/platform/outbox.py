@@ -97,7 +97,7 @@ def emit_many(
     rows = [_fields(name, p, delay) for p in payloads]
     # A Core insert into the table (see ``audit.record_many``): pending changes flushed first.
     session.flush()
-    session.execute(_INSERT, rows)
+    session.connection().execute(_INSERT, rows)
     session.info[OUTBOX_DIRTY] = True
     log.debug("events queued", extra={"event_name": name, "count": len(payloads)})
 

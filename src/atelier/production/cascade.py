@@ -21,12 +21,14 @@ from atelier.production.models import DispatchState, ProductionRun
 log = logging.getLogger(__name__)
 
 
-def on_child_accepted(session: Session, run: ProductionRun, actor: Actor) -> None:
-    """A child was accepted: its non-terminal parent, not yet in progress, moves to
-    ``in_progress`` (the family's work has started)."""
-    if run.parent_run_id is None:
+def on_child_accepted(
+    session: Session, run_id: str, parent_run_id: str | None, actor: Actor
+) -> None:
+    """Run ``run_id`` (a child of ``parent_run_id``) was accepted: its non-terminal parent, not
+    yet in progress, moves to ``in_progress`` (the family's work has started)."""
+    if parent_run_id is None:
         return
-    parent = transitions.lock_run(session, run.parent_run_id)
+    parent = transitions.lock_run(session, parent_run_id)
     if RunStatus(parent.status) in TERMINAL or parent.status == RunStatus.IN_PROGRESS:
         return
     # The parent has no partner and is never accepted itself; it follows its children, so the
@@ -40,7 +42,7 @@ def on_child_accepted(session: Session, run: ProductionRun, actor: Actor) -> Non
         "child_accepted",
         actor,
         from_status=from_status,
-        data={"child_run_id": run.id},
+        data={"child_run_id": run_id},
         event="updated",
     )
 

@@ -253,7 +253,7 @@ def complete_run(
 
     if never_accepted:
         # Task-driven completion of a run nobody accepted: the family sees it as accepted too.
-        cascade.on_child_accepted(session, run, actor)
+        cascade.on_child_accepted(session, run.id, run.parent_run_id, actor)
     cascade.on_run_completed(session, run, actor)
     log.info(
         "production run completed",

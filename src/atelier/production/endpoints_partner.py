@@ -33,6 +33,7 @@ from atelier.production.lifecycle_schemas import (
     PartnerRunList,
     ProgressRequest,
 )
+from atelier.production.milestones import RunBody
 from atelier.production.models import ProductionRun, RunType
 from atelier.production.schemas import DeclineRequest, MessageRunResponse, ProductionRunRead
 
@@ -45,9 +46,15 @@ def _partner_id(partner: PartnerPrincipal) -> str:
     return partner.partner_id
 
 
-def milestone_out(run: ProductionRun, message: str) -> Response:
-    """``MessageRunResponse`` built from the run and encoded once (FastAPI would validate it a
-    second time and encode it through ``jsonable_encoder``; the bytes are the same)."""
+def milestone_out(run: RunBody, message: str) -> Response:
+    """``MessageRunResponse`` from a milestone's run (its ``ProductionRunRead`` dict), encoded
+    once: no model is built or validated (the bytes are FastAPI's for the validated model)."""
+    return json_response({"production_run": run, "message": message})
+
+
+def orm_milestone_out(run: ProductionRun, message: str) -> Response:
+    """``MessageRunResponse`` built from an ORM run and encoded once (FastAPI would validate it
+    a second time and encode it through ``jsonable_encoder``; the bytes are the same)."""
     body = MessageRunResponse(production_run=ProductionRunRead.model_validate(run), message=message)
     return Response(body.model_dump_json(by_alias=True), media_type="application/json")
 
@@ -109,7 +116,7 @@ def decline(
         notes=body.notes,
         actor=partner.actor,
     )
-    return answer_committed(session, milestone_out(run, message))
+    return answer_committed(session, orm_milestone_out(run, message))
 
 
 @router.post("/{run_id}/start", response_model=MessageRunResponse)

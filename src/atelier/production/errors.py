@@ -41,6 +41,7 @@ class ProductionCode(StrEnum):
     REDO_TASKS_OPEN = "redo_tasks_open"
     REJECTED_EXCEEDS_PRODUCED = "rejected_exceeds_produced"
     REJECTION_REASON_REQUIRED = "rejection_reason_required"
+    RUN_CHANGED = "run_changed"
     RUN_NOT_WITH_PARTNER = "run_not_with_partner"
     RUN_TERMINAL = "run_terminal"
     SHORTFALL_EXPLANATION_REQUIRED = "shortfall_explanation_required"

@@ -9,8 +9,10 @@ waiting run costs no process memory; ``production.jobs`` flags passed deadlines.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -74,29 +76,56 @@ def gate_started_at(run: ProductionRun) -> datetime | None:
     }.get(run.current_gate or "")
 
 
-def refresh_gate(run: ProductionRun, timeout: timedelta | None = None) -> bool:
-    """Bring ``current_gate``/``gate_deadline_at`` up to date; clear the overdue flag when the
-    gate moved on. Returns whether the gate (or its deadline) changed."""
+def gate_changes(
+    fields: Mapping[str, Any], paused_seconds: int | None, timeout: timedelta | None = None
+) -> dict[str, Any]:
+    """The gate columns to write for a run whose columns are ``fields`` (``gate_paused_seconds``
+    given apart, as the responses do not show it): ``current_gate``/``gate_deadline_at`` up to
+    date, the overdue flag cleared when the gate moved on; empty when nothing changes."""
     gate, deadline = next_gate(
-        run.status,
-        run.dispatch_completed_at,
-        run.accepted_at,
-        run.started_at,
-        run.finished_at,
+        fields["status"],
+        fields["dispatch_completed_at"],
+        fields["accepted_at"],
+        fields["started_at"],
+        fields["finished_at"],
         timeout if timeout is not None else gate_timeout(),
     )
     gate_value = gate.value if gate is not None else None
-    if run.current_gate != gate_value:
+    changes: dict[str, Any] = {}
+    if fields["current_gate"] != gate_value:
         # Time on hold counts for the gate it was spent at; a new gate starts with none.
-        run.gate_paused_seconds = 0
-    if deadline is not None and run.gate_paused_seconds:
-        deadline += timedelta(seconds=run.gate_paused_seconds)
-    if run.current_gate == gate_value and run.gate_deadline_at == deadline:
-        return False
-    run.current_gate = gate_value
-    run.gate_deadline_at = deadline
+        changes["gate_paused_seconds"] = paused_seconds = 0
+    if deadline is not None and paused_seconds:
+        deadline += timedelta(seconds=paused_seconds)
+    if not changes and fields["gate_deadline_at"] == deadline:
+        return changes
+    changes["current_gate"] = gate_value
+    changes["gate_deadline_at"] = deadline
     # A new gate (or the same gate re-armed by a re-dispatch) starts unflagged.
-    if run.overdue_gate is not None or run.overdue_at is not None:
-        run.overdue_gate = None
-        run.overdue_at = None
-    return True
+    if fields["overdue_gate"] is not None or fields["overdue_at"] is not None:
+        changes["overdue_gate"] = None
+        changes["overdue_at"] = None
+    return changes
+
+
+_GATE_INPUTS = (
+    "status",
+    "dispatch_completed_at",
+    "accepted_at",
+    "started_at",
+    "finished_at",
+    "current_gate",
+    "gate_deadline_at",
+    "overdue_gate",
+    "overdue_at",
+)
+
+
+def refresh_gate(run: ProductionRun, timeout: timedelta | None = None) -> bool:
+    """Bring ``current_gate``/``gate_deadline_at`` up to date; clear the overdue flag when the
+    gate moved on. Returns whether the gate (or its deadline) changed."""
+    fields = {name: getattr(run, name) for name in _GATE_INPUTS}
+    changes = gate_changes(fields, run.gate_paused_seconds, timeout)
+    for name, value in changes.items():
+        setattr(run, name, value)
+    return bool(changes)

@@ -62,7 +62,16 @@ def lifecycle_policy(session: Session) -> LifecyclePolicy:
     cached = session.info.get(_POLICY_CACHE)
     if isinstance(cached, LifecyclePolicy):
         return cached
-    document = repository.policy_document(session, LIFECYCLE_POLICY_KEY)
+    return cache_policy(session, repository.policy_document(session, LIFECYCLE_POLICY_KEY))
+
+
+def cache_policy(session: Session, document: dict[str, Any] | None) -> LifecyclePolicy:
+    """The lifecycle policy of the stored ``document`` (defaults for ``None``), cached for the
+    transaction; a policy already cached in it wins (the document was read in the same
+    transaction)."""
+    cached = session.info.get(_POLICY_CACHE)
+    if isinstance(cached, LifecyclePolicy):
+        return cached
     policy = (
         LifecyclePolicy.from_document(document)
         if document is not None
@@ -180,13 +189,23 @@ class RunHead(Protocol):
 
 def event_payload(run: RunHead, actor: Actor, **extra: Any) -> dict[str, Any]:
     """The common shape of every ``production_run.*`` event."""
+    head = {name: getattr(run, name) for name in HEAD_FIELDS}
+    return event_payload_of(head, actor, **extra)
+
+
+# What every ``production_run.*`` event names of its run (``RunHead``).
+HEAD_FIELDS = ("id", "partner_id", "design_id", "parent_run_id", "run_type", "status")
+
+
+def event_payload_of(head: Mapping[str, Any], actor: Actor, **extra: Any) -> dict[str, Any]:
+    """``event_payload`` for a run given as its columns (a Core row's dict)."""
     payload: dict[str, Any] = {
-        "production_run_id": run.id,
-        "partner_id": run.partner_id,
-        "design_id": run.design_id,
-        "parent_run_id": run.parent_run_id,
-        "run_type": run.run_type,
-        "status": run.status,
+        "production_run_id": head["id"],
+        "partner_id": head["partner_id"],
+        "design_id": head["design_id"],
+        "parent_run_id": head["parent_run_id"],
+        "run_type": head["run_type"],
+        "status": head["status"],
         "actor_type": actor.type.value,
         "actor_id": actor.id,
         "channel": actor.channel.value,
@@ -219,12 +238,29 @@ def record_change(
     ``from_status`` is the status before the change (``None`` when it did not change).
     """
     refresh_gate(run)  # keep current_gate/gate_deadline_at in step with every change
-    to_status = run.status if from_status is not None and from_status != run.status else None
+    head = {name: getattr(run, name) for name in HEAD_FIELDS}
+    record_change_of(session, head, kind, actor, from_status=from_status, data=data, event=event)
+
+
+def record_change_of(
+    session: Session,
+    head: Mapping[str, Any],
+    kind: str,
+    actor: Actor,
+    *,
+    from_status: str | None = None,
+    data: dict[str, Any] | None = None,
+    event: str | None = None,
+) -> None:
+    """``record_change`` for a run written without the ORM: ``head`` holds its ``HEAD_FIELDS``
+    after the change (its gate columns were written with it)."""
+    status = head["status"]
+    to_status = status if from_status is not None and from_status != status else None
     # The audit row and the event are inserted at once, each by one statement, not tracked by the
     # unit of work (the run's pending change is flushed first, so rows keep their order).
     audit.record_many(
         session,
-        [run.id],
+        [head["id"]],
         kind,
         actor,
         from_status=from_status if to_status else None,
@@ -232,5 +268,5 @@ def record_change(
         data=data,
     )
     if event:
-        payload = event_payload(run, actor, **(data or {}))
+        payload = event_payload_of(head, actor, **(data or {}))
         outbox.emit_many(session, f"production_run.{event}", [payload])
