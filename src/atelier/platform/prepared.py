@@ -60,19 +60,31 @@ def _bucket(n: int) -> int:
 class _Plan:
     """The SQL of one statement for one dialect and one IN-list size."""
 
-    __slots__ = ("base", "expanded", "expanding", "order", "processors", "row", "sql", "types")
+    __slots__ = (
+        "base",
+        "expanded",
+        "expanding",
+        "order",
+        "positional",
+        "processors",
+        "row",
+        "sql",
+        "types",
+    )
 
     def __init__(
         self,
         sql: str,
-        order: tuple[str, ...] | None,
+        order: tuple[str, ...],
+        positional: bool,
         base: dict[str, Any],
         expanding: tuple[tuple[str, int], ...],
         row: Any,
         types: tuple[Any, ...],
     ) -> None:
         self.sql = sql
-        self.order = order  # positional drivers: parameter names in order; None for named
+        self.order = order  # the statement's parameter names (in order, for positional drivers)
+        self.positional = positional
         self.base = base
         self.expanding = expanding
         self.expanded = frozenset(name for name, _ in expanding)
@@ -92,9 +104,9 @@ class _Plan:
         for name, value in params.items():
             if name not in self.expanded:
                 values[name] = value
-        if self.order is None:
-            return values
-        return tuple(values[name] for name in self.order)
+        if self.positional:
+            return tuple(values[name] for name in self.order)
+        return {name: values[name] for name in self.order}
 
     def result_processors(
         self, dialect: Dialect, description: Any
@@ -185,7 +197,7 @@ class Prepared:
         if compiled._bind_processors:
             return None
         names = [column.keyname for column in compiled._result_columns]
-        if not names or len(set(names)) != len(names) or not all(n.isidentifier() for n in names):
+        if not names or not all(n.isidentifier() and not n.startswith("_") for n in names):
             return None
         dummy = dict(params)
         for name, size in expanding:
@@ -193,11 +205,14 @@ class Prepared:
         state = compiled.construct_expanded_state(dummy)
         user = set(params) | {f"{name}_{i}" for name, size in expanding for i in range(1, size + 1)}
         base = {k: v for k, v in state.parameters.items() if k not in user}
-        order = tuple(state.positiontup) if dialect.positional else None
-        fields = namedtuple("Row", names)  # type: ignore[misc]
+        positional = bool(dialect.positional)
+        order = tuple(state.positiontup) if positional else tuple(state.parameters)
+        # A name twice (``design_id`` of the run and of its design) is renamed ``_<index>``:
+        # such a column is read by position, as SQLAlchemy refuses the ambiguous name.
+        fields = namedtuple("Row", names, rename=True)  # type: ignore[misc]
         row = type("Row", (fields,), {"__slots__": (), "_mapping": property(fields._asdict)})
         types = tuple(column.type for column in compiled._result_columns)
-        return _Plan(state.statement, order, base, expanding, row, types)
+        return _Plan(state.statement, order, positional, base, expanding, row, types)
 
     def run(self, connection: Connection, params: dict[str, Any]) -> ReadResult:
         """The rows of this statement with ``params`` on ``connection`` (in its transaction)."""

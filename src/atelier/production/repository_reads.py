@@ -58,9 +58,9 @@ _FAMILY = (
 )
 _DEPENDENCIES = ProductionRun.id.in_(bindparam("dependency_ids", expanding=True))
 _RELATIVES = {
-    (True, False): _relatives(*_FAMILY),
-    (True, True): _relatives(*_FAMILY, _DEPENDENCIES),
-    (False, True): _relatives(_DEPENDENCIES),
+    (True, False): Prepared(_relatives(*_FAMILY)),
+    (True, True): Prepared(_relatives(*_FAMILY, _DEPENDENCIES)),
+    (False, True): Prepared(_relatives(_DEPENDENCIES)),
 }
 
 
@@ -84,7 +84,7 @@ _PARTNER_FILTERS = (
 
 
 @functools.cache
-def _partner_page(filters: tuple[str, ...]) -> tuple[Select[Any], Select[*tuple[Any, ...]]]:
+def _partner_page(filters: tuple[str, ...]) -> tuple[Prepared, Prepared]:
     """The (count, page) statements of a partner's runs for the filters given, built once."""
     conditions = [ProductionRun.partner_id == bindparam("partner_id")]
     conditions += [
@@ -99,7 +99,7 @@ def _partner_page(filters: tuple[str, ...]) -> tuple[Select[Any], Select[*tuple[
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
-    return count, page
+    return Prepared(count), Prepared(page)
 
 
 def partner_runs_rows(
