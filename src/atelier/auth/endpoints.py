@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from atelier.auth import service
 from atelier.auth.schemas import (
     AdminTokenResponse,
@@ -10,6 +8,7 @@ from atelier.auth.schemas import (
     TokenRequest,
 )
 from atelier.platform.deps import AdminPrincipal, AppSettings, DbSession, PartnerAccount
+from atelier.platform.routers import APIRouter
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

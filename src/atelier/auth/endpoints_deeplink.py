@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from atelier.auth.deeplinks import redeem_wa_token
 from atelier.platform.deps import AppSettings, WriteDbSession
 from atelier.platform.errors import DomainError, ErrorKind
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import OutputSchema
 from atelier.platform.web_session import start_session
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from pydantic import AfterValidator
 
 from atelier.catalog import service
@@ -24,6 +24,7 @@ from atelier.catalog.schemas import (
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.hotpath import hot
 from atelier.platform.http import IdPath, Limit, Offset
+from atelier.platform.routers import APIRouter
 from atelier.platform.rows import json_response
 from atelier.platform.schemas import no_nul
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from atelier.catalog.errors import CatalogCode
 from atelier.platform.deps import AdminPrincipal
 from atelier.platform.errors import Gone
 from atelier.platform.http import IdPath
+from atelier.platform.routers import APIRouter
 
 router = APIRouter(tags=["legacy"])
 

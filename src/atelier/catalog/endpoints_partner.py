@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import Field
 
 from atelier.catalog import service
@@ -19,6 +19,7 @@ from atelier.catalog.schemas import DesignFields
 from atelier.platform.deps import DbSession, PartnerPrincipal
 from atelier.platform.errors import not_found
 from atelier.platform.http import IdPath, Limit, Offset
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import ListEnvelope, OutputSchema
 
 router = APIRouter(prefix="/partners/designs", tags=["partner designs"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import Path, Query, status
 
 from atelier.flows import service
 from atelier.flows.models import ExecutionStatus, FlowExecution, FlowStatus, TriggerType
@@ -26,6 +26,7 @@ from atelier.flows.schemas import (
 )
 from atelier.platform.deps import AdminPrincipal, AppSettings, DbSession
 from atelier.platform.http import Limit, Offset
+from atelier.platform.routers import APIRouter
 
 router = APIRouter(prefix="/admin", tags=["flows"])
 

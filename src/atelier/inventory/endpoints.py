@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from atelier.inventory import service
 from atelier.inventory.models import InventoryLevel, StockLocation
@@ -32,6 +32,7 @@ from atelier.inventory.schemas import (
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.http import IdPath, Limit, Offset
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import EntityId, ShortText
 
 router = APIRouter(prefix="/admin", tags=["inventory"])

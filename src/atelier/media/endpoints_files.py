@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from atelier.media.errors import MediaCode
@@ -17,6 +17,7 @@ from atelier.media.thumbnails import THUMB_SIZES, thumbnail_path
 from atelier.media.uploads import EXTENSIONS
 from atelier.platform.deps import AppSettings
 from atelier.platform.errors import NotFound
+from atelier.platform.routers import APIRouter
 
 router = APIRouter(prefix="/media", tags=["media"])
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -34,6 +34,7 @@ from atelier.platform.deps import (
 )
 from atelier.platform.errors import Invalid
 from atelier.platform.http import IdPath, Limit, Offset
+from atelier.platform.routers import APIRouter
 from atelier.platform.settings import Settings
 
 router = APIRouter(prefix="/partners/production-runs", tags=["partner media"])

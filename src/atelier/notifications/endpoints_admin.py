@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from pydantic import Field
 
 from atelier.notifications import feed
 from atelier.platform.deps import AdminPrincipal, DbSession
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import ListEnvelope, OutputSchema
 
 router = APIRouter(prefix="/admin/feed", tags=["admin feed"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from atelier.notifications import messages
 from atelier.notifications.models import MessageChannel, MessageStatus
@@ -12,6 +12,7 @@ from atelier.notifications.repository import MessageFilters
 from atelier.notifications.schemas import MessageEnvelope, MessageList, MessageOut
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.http import Limit, Offset
+from atelier.platform.routers import APIRouter
 
 router = APIRouter(prefix="/admin/messages", tags=["notifications"])
 

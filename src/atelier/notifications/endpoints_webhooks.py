@@ -9,7 +9,7 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from atelier.notifications import inbound, platforms, repository
@@ -17,6 +17,7 @@ from atelier.notifications.errors import NotificationCode
 from atelier.notifications.models import WhatsAppPlatform
 from atelier.platform.deps import AppSettings, DbSession
 from atelier.platform.errors import Forbidden, Invalid, Unauthorized
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import OutputSchema
 
 router = APIRouter(prefix="/webhooks/whatsapp", tags=["webhooks"])

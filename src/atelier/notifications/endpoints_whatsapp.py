@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from atelier.notifications import catalog, platforms, whatsapp_templates
@@ -32,6 +32,7 @@ from atelier.platform.deps import (
     get_database,
 )
 from atelier.platform.http import Limit, Offset
+from atelier.platform.routers import APIRouter
 from atelier.platform.settings import Settings
 
 router = APIRouter(prefix="/admin/whatsapp", tags=["whatsapp"])

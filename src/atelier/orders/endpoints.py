@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 
 from atelier.orders import service
 from atelier.orders.schemas import ExternalId, OrderCreate, OrderEnvelope, OrderList, OrderOut
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.http import Limit, Offset
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import EntityId
 
 router = APIRouter(prefix="/admin/orders", tags=["orders"])

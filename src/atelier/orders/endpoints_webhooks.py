@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 
 from atelier.orders import service, webhooks
 from atelier.orders.errors import OrderCode
@@ -14,6 +14,7 @@ from atelier.orders.schemas import OrderEnvelope, OrderOut
 from atelier.platform.actors import Actor, ActorType, Channel
 from atelier.platform.deps import AppSettings, DbSession, answer_committed
 from atelier.platform.errors import TooLarge
+from atelier.platform.routers import APIRouter
 
 log = logging.getLogger(__name__)
 

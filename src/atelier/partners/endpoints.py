@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import AfterValidator
 
 from atelier.partners import service
@@ -22,6 +22,7 @@ from atelier.partners.schemas import (
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.http import IdPath, Limit, Offset
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import no_nul
 
 router = APIRouter(prefix="/admin/partners", tags=["partners"])

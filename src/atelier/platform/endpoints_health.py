@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from atelier.platform.deps import DbSession
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import OutputSchema
 
 router = APIRouter(tags=["health"])

@@ -12,7 +12,7 @@ import ipaddress
 import threading
 from collections.abc import Iterator
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from atelier.platform.db import Database
 from atelier.platform.errors import Forbidden, PlatformCode, Unauthorized
 from atelier.platform.metrics_db import DatabaseCollector
+from atelier.platform.routers import APIRouter
 from atelier.platform.scheduler import registry as job_registry
 from atelier.platform.settings import Settings
 

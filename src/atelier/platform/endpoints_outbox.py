@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from atelier.platform import outbox_admin
 from atelier.platform.deps import AdminPrincipal, DbSession
@@ -18,6 +18,7 @@ from atelier.platform.outbox_schemas import (
     OutboxRetryResult,
     OutboxSubscriberOut,
 )
+from atelier.platform.routers import APIRouter
 
 router = APIRouter(prefix="/admin/outbox", tags=["admin outbox"])
 

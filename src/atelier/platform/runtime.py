@@ -32,8 +32,6 @@ from collections.abc import Callable
 
 import anyio.to_thread
 
-from atelier.platform import outbox
-
 log = logging.getLogger(__name__)
 
 # Allocations (net of frees) between young collections, then young collections per middle one
@@ -111,6 +109,10 @@ class WakeListener:
 def wake_parent_on_commit(path: str) -> None:
     """In an HTTP process: after each commit that queued events, nudge the parent's dispatcher
     (best effort: a lost datagram only means the next poll delivers)."""
+    # Imported here: ``atelier serve`` imports this module to pause the collector before the
+    # app (SQLAlchemy, the models) is imported.
+    from atelier.platform import outbox
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.setblocking(False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 from fastapi.responses import Response, StreamingResponse
 
 from atelier.audit import service as audit
@@ -13,6 +13,7 @@ from atelier.platform.deps import AdminPrincipal, DbSession, get_database
 from atelier.platform.errors import Invalid, PlatformCode
 from atelier.platform.hotpath import hot
 from atelier.platform.http import IdPath, Limit, Offset
+from atelier.platform.routers import APIRouter
 from atelier.platform.rows import json_response
 from atelier.platform.schemas import EntityId
 from atelier.production import export, repository, service, transitions, views

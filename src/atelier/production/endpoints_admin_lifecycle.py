@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from atelier.catalog import service as catalog
 from atelier.inventory.consumption_schemas import (
@@ -13,6 +13,7 @@ from atelier.inventory.consumption_schemas import (
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.http import IdPath
+from atelier.platform.routers import APIRouter
 from atelier.production import completion, consumption, milestones, transitions
 from atelier.production.endpoints_partner import LogQuery, completion_out, milestone_out
 from atelier.production.lifecycle_schemas import (

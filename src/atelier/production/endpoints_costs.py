@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 
 from atelier.platform.db import Database
 from atelier.platform.deps import AdminPrincipal, DbSession, get_database
 from atelier.platform.errors import Invalid, PlatformCode
+from atelier.platform.routers import APIRouter
 from atelier.production import costs, export, transitions
 from atelier.production.schemas import CostsEnvelope, CostSummaryRead
 

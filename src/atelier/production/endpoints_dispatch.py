@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.http import IdPath
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import OutputSchema
 from atelier.production import dispatch, transitions
 from atelier.production.models import ProductionRun

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from atelier.platform.deps import AdminPrincipal, DbSession
+from atelier.platform.routers import APIRouter
 from atelier.production import holds
 from atelier.production.schemas import HoldRequest, ProductionRunEnvelope, ProductionRunRead
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 
 from atelier.inventory import consumption as inventory_consumption
 from atelier.inventory.consumption_schemas import (
@@ -21,6 +21,7 @@ from atelier.inventory.models import ConsumptionType
 from atelier.platform.deps import DbSession, PartnerPrincipal, answer_committed
 from atelier.platform.hotpath import hot
 from atelier.platform.http import IdPath, Limit, Offset
+from atelier.platform.routers import APIRouter
 from atelier.platform.rows import json_response
 from atelier.production import consumption, milestones, partner_views
 from atelier.production.completion import CompletionResult

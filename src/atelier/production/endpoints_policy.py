@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
 from pydantic import Field
 
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.errors import Invalid
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import BodyInt, InputSchema, Metadata, OutputSchema
 from atelier.production import policy
 from atelier.production.errors import ProductionCode

@@ -4,11 +4,11 @@ accepting it, its activity); the reads are in ``tasks.endpoints_partner``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi import status as http_status
 
 from atelier.platform.deps import DbSession, PartnerPrincipal
 from atelier.platform.http import IdPath
+from atelier.platform.routers import APIRouter
 from atelier.production import task_work
 from atelier.tasks.models import TaskStatus
 from atelier.tasks.schemas import (

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from pydantic import AfterValidator
 
 from atelier.platform.deps import AdminPrincipal, DbSession
 from atelier.platform.http import IdPath, IdQuery
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import Deleted, Page, no_nul
 from atelier.tasks import service
 from atelier.tasks.models import TaskPriority, TaskTemplate

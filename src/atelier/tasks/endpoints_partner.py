@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from atelier.platform.deps import DbSession, PartnerPrincipal
 from atelier.platform.http import IdPath, IdQuery
+from atelier.platform.routers import APIRouter
 from atelier.platform.schemas import Page
 from atelier.tasks import service
 from atelier.tasks.models import TaskStatus

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from atelier.notifications import feed
+from atelier.platform.routers import APIRouter
 from atelier.web.shared.csrf import csrf_protect
 from atelier.web.shared.render import render
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from atelier.media.storage import MEDIA_ROUTE
 from atelier.partners import service as partners
 from atelier.platform.deps import Principal
+from atelier.platform.routers import APIRouter
 from atelier.platform.settings import Settings
 from atelier.web.portal.i18n import LANGUAGES, Translator, from_accept_language, supported
 from atelier.web.shared.csrf import csrf_protect
