@@ -105,6 +105,29 @@ class TestHttpMetrics:
             == 1
         )
 
+    def test_labels_for_unrouted_requests_come_from_the_route_tree(
+        self, app: FastAPI, client: TestClient, scraper: TestClient, admin: TestClient
+    ) -> None:
+        """The templates an unrouted request is labelled with are the OpenAPI document's paths,
+        read from the route tree: the first 404 does not build the whole document."""
+        from atelier.platform.metrics import _documented_templates
+
+        documented = set(app.openapi()["paths"])
+        assert {template for _, template in _documented_templates(app)} == documented
+
+        def refuse() -> dict[str, object]:
+            raise AssertionError("labelling a request must not build the OpenAPI document")
+
+        app.openapi = refuse  # type: ignore[method-assign]
+        try:
+            assert client.get("/favicon.ico").status_code == 404
+            assert admin.get("/no/such/path").status_code == 404
+        finally:
+            del app.openapi
+        samples = scrape(scraper)
+        key = {"method": "GET", "route": "<unmatched>", "status": "404"}
+        assert value(samples, "atelier_http_requests_total", **key) >= 2
+
     def test_unknown_methods_share_one_label(self, client: TestClient, scraper: TestClient) -> None:
         client.request("BREW", "/health")
         samples = scrape(scraper)

@@ -58,11 +58,22 @@ SCHEDULER_JOB_RUNS = Counter(
 
 
 def _documented_templates(app: Any) -> list[tuple[re.Pattern[str], str]]:
-    """Every path template in the app's OpenAPI document, compiled as the router compiles it."""
-    openapi = getattr(app, "openapi", None)
-    if not callable(openapi):
-        return []
-    return [(compile_path(template)[0], template) for template in openapi().get("paths", {})]
+    """Every documented path template of the app (the paths of its OpenAPI document), compiled
+    as the router compiles it. Read from the route tree, not from ``app.openapi()``: building the
+    document (every schema) took seconds, and the first unmatched request (a 404, a
+    ``/favicon.ico``) paid for it."""
+    from fastapi.routing import APIRoute
+
+    from atelier.platform.routing import leaves
+
+    router = getattr(app, "router", None)
+    templates: dict[str, re.Pattern[str]] = {}
+    for path, route, _ in leaves(getattr(router, "routes", ())):
+        if path is None or not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        pattern, template, _ = compile_path(path)
+        templates.setdefault(template, pattern)
+    return [(pattern, template) for template, pattern in templates.items()]
 
 
 class HttpMetrics:

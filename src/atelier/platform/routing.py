@@ -104,7 +104,9 @@ def _compatible(a: Key, b: Key) -> bool:
 _Leaf = tuple[str | None, BaseRoute, bool]
 
 
-def _leaves(routes: Iterable[BaseRoute], prefix: str = "", extra: bool = False) -> Iterator[_Leaf]:
+def leaves(routes: Iterable[BaseRoute], prefix: str = "", extra: bool = False) -> Iterator[_Leaf]:
+    """The routes under ``routes`` in the order the router tries them, included routers opened
+    (their prefixes joined to the paths)."""
     for route in routes:
         original = getattr(route, "original_router", None)
         if isinstance(original, APIRouter):
@@ -114,7 +116,7 @@ def _leaves(routes: Iterable[BaseRoute], prefix: str = "", extra: bool = False) 
                 yield None, route, True
                 continue
             more = bool(getattr(context, "dependencies", None))
-            yield from _leaves(original.routes, prefix + included, extra or more)
+            yield from leaves(original.routes, prefix + included, extra or more)
             continue
         path = getattr(route, "path", None)
         if isinstance(route, Mount | Host) or not isinstance(path, str) or not path:
@@ -135,9 +137,9 @@ class _HotEntry:
 
 
 def _hot_entries(routes: Sequence[BaseRoute]) -> list[_HotEntry]:
-    leaves = list(_leaves(routes))
+    found = list(leaves(routes))
     entries: list[_HotEntry] = []
-    for position, (path, route, extra) in enumerate(leaves):
+    for position, (path, route, extra) in enumerate(found):
         if not is_hot(route):
             continue
         assert isinstance(route, APIRoute)
@@ -146,7 +148,7 @@ def _hot_entries(routes: Sequence[BaseRoute]) -> list[_HotEntry]:
                 raise NotCompiled("included with dependencies or under an unknown prefix")
             key = path_key(path)
             before: list[re.Pattern[str]] = []
-            for earlier_path, earlier, _ in leaves[:position]:
+            for earlier_path, earlier, _ in found[:position]:
                 if earlier_path is None:
                     raise NotCompiled(f"{earlier!r} before it could match any path")
                 methods = getattr(earlier, "methods", None)
