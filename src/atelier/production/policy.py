@@ -28,7 +28,7 @@ from atelier.catalog import service as catalog
 from atelier.catalog.models import Design, DesignPartner, DesignStatus
 from atelier.partners.models import Partner, PartnerStatus
 from atelier.platform import clock
-from atelier.platform.errors import Conflict, DomainError, Invalid
+from atelier.platform.errors import Conflict, Invalid
 from atelier.production import transitions
 from atelier.production.errors import ProductionCode
 from atelier.production.lifecycle import LifecyclePolicy, RunStatus
@@ -304,18 +304,6 @@ def _route_partner_id(metadata: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-def _unknown_templates(session: Session, names: Sequence[str]) -> tuple[str, ...]:
-    if not names:
-        return ()
-    try:
-        tasks_service.resolve_templates(session, template_names=list(names))
-    except DomainError as exc:
-        unknown = exc.extra.get("unknown") or []
-        ambiguous = list((exc.extra.get("ambiguous") or {}).keys())
-        return tuple(unknown + ambiguous) or tuple(names)
-    return ()
-
-
 @dataclass(frozen=True, slots=True)
 class RunRef:
     """What the evaluation reads of a run (a read that has no ORM run passes this)."""
@@ -336,23 +324,55 @@ def evaluate_run(
 
     ``design`` is the run's design when the caller has just read it (else it is read here).
     """
+    designs = {design.id: design} if design is not None else {}
+    return evaluate_runs(session, [run], rules, designs=designs)[0]
+
+
+def evaluate_runs(
+    session: Session,
+    runs: Sequence[ProductionRun | RunRef],
+    rules: AutoApprovalRules | None = None,
+    *,
+    designs: Mapping[str, Design] | None = None,
+) -> list[AutoApprovalDecision]:
+    """``evaluate_run`` for each of ``runs``, in order: the linked partners of all their designs
+    in one statement and their template names in one more, however many designs.
+
+    ``designs`` are designs the caller has just read (the others are read here, one by one).
+    """
     rules = rules or auto_approval_rules(session)
-    if design is None or design.id != run.design_id:
-        design = catalog.get_design(session, run.design_id)
-    linked = session.execute(
-        select(Partner.id, Partner.status)
-        .join(DesignPartner, DesignPartner.partner_id == Partner.id)
-        .where(DesignPartner.design_id == design.id)
-        .order_by(Partner.id)
-    ).all()
-    names = route_templates(design.metadata_)
-    facts = AutoApprovalFacts(
-        run_status=run.status,
-        design_status=design.status,
-        linked_partners=tuple((pid, status) for pid, status in linked),
-        route_partner_id=_route_partner_id(design.metadata_),
-        template_names=names,
-        unknown_templates=_unknown_templates(session, names) if rules.require_templates else (),
-        has_partner=run.partner_id is not None,
-    )
-    return decide_auto_approval(rules, facts)
+    known = dict(designs or {})
+    for run in runs:
+        if run.design_id not in known:
+            known[run.design_id] = catalog.get_design(session, run.design_id)
+    wanted = list(dict.fromkeys(run.design_id for run in runs))
+    linked: dict[str, list[tuple[str, str]]] = {design_id: [] for design_id in wanted}
+    if wanted:
+        rows = session.execute(
+            select(DesignPartner.design_id, Partner.id, Partner.status)
+            .join(DesignPartner, DesignPartner.partner_id == Partner.id)
+            .where(DesignPartner.design_id.in_(wanted))
+            .order_by(Partner.id)
+        )
+        for design_id, partner_id, status in rows:
+            linked[design_id].append((partner_id, status))
+    names = {design_id: route_templates(known[design_id].metadata_) for design_id in wanted}
+    unknown: dict[str, tuple[str, ...]] = {}
+    if rules.require_templates:
+        named = [design_id for design_id in wanted if names[design_id]]
+        found = tasks_service.unresolved_template_names(session, [names[d] for d in named])
+        unknown = dict(zip(named, found, strict=True))
+    decisions = []
+    for run in runs:
+        design = known[run.design_id]
+        facts = AutoApprovalFacts(
+            run_status=run.status,
+            design_status=design.status,
+            linked_partners=tuple(linked[run.design_id]),
+            route_partner_id=_route_partner_id(design.metadata_),
+            template_names=names[run.design_id],
+            unknown_templates=unknown.get(run.design_id, ()),
+            has_partner=run.partner_id is not None,
+        )
+        decisions.append(decide_auto_approval(rules, facts))
+    return decisions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     and_,
     bindparam,
     case,
@@ -32,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from atelier.catalog.models import Design
 from atelier.partners.models import Partner
 from atelier.platform.db import UTCDateTime
+from atelier.platform.ids import new_id
 from atelier.platform.prepared import Prepared
 from atelier.platform.rows import read_rows
 from atelier.production import repository_search as search
@@ -553,6 +556,25 @@ def order_lines_with_runs(session: Session, line_ids: Sequence[str]) -> set[str]
 
 
 def insert_runs(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Insert runs (one executemany; every row has the same keys); their ids, in row order."""
-    stmt = insert(ProductionRun).returning(ProductionRun.id, sort_by_parameter_order=True)
-    return list(session.scalars(stmt, list(rows)))
+    """Insert runs (one executemany; every row has the same keys, attribute names as the ORM
+    takes them); their ids, in row order.
+
+    A Core insert with the ids made here, as the column default makes them: no ``RETURNING``,
+    so PostgreSQL's driver sends one prepared statement for all the rows (the ORM's bulk path
+    built a new multi-row statement per order, parsed by the driver each time). Pending ORM
+    changes are flushed first, as the ORM insert's autoflush did.
+    """
+    ids = [new_id("prod_run") for _ in rows]
+    params = [
+        {_RUN_COLUMN_KEYS[key]: value for key, value in row.items()} | {"id": run_id}
+        for run_id, row in zip(ids, rows, strict=True)
+    ]
+    session.flush()
+    session.execute(_INSERT_RUN, params)
+    return ids
+
+
+_RUN_TABLE = typing.cast(Table, ProductionRun.__table__)
+_INSERT_RUN = insert(_RUN_TABLE)
+# ORM attribute name -> column key (``metadata_`` is the ``metadata`` column).
+_RUN_COLUMN_KEYS = {prop.key: prop.columns[0].key for prop in ProductionRun.__mapper__.column_attrs}

@@ -51,8 +51,9 @@ def create_runs_for_order(
 ) -> list[str]:
     """One run per resolvable line of an ``order.placed`` payload; returns the ids created now.
 
-    A fixed number of statements whatever the number of lines (``service.create_order_runs``);
-    each design's auto-approval is evaluated once. Only auto-approved runs are then loaded.
+    A fixed number of statements whatever the number of lines and designs
+    (``service.create_order_runs``, ``policy.evaluate_runs``); each design's auto-approval is
+    evaluated once. Only auto-approved runs are then loaded.
     """
     actor = Actor.system()
     order_id = payload.get("order_id")
@@ -99,14 +100,18 @@ def create_runs_for_order(
                 "order line skipped: %s", exc.detail, extra={**contexts[index], "code": exc.code}
             )
     rules = policy.auto_approval_rules(session)
-    if rules.enabled:
-        decisions: dict[str, policy.AutoApprovalDecision] = {}
+    if rules.enabled and result.created:
+        # One decision per design (its runs are alike: pending, no partner), all in a fixed
+        # number of statements.
+        refs = {
+            new.design_id: policy.RunRef(new.status, new.design_id, new.partner_id)
+            for new in result.created
+        }
+        evaluated = policy.evaluate_runs(
+            session, list(refs.values()), rules, designs=result.designs
+        )
+        decisions = dict(zip(refs, evaluated, strict=True))
         for new in result.created:
-            if new.design_id not in decisions:
-                ref = policy.RunRef(new.status, new.design_id, new.partner_id)
-                decisions[new.design_id] = policy.evaluate_run(
-                    session, ref, rules, design=result.designs.get(new.design_id)
-                )
             _maybe_auto_approve(session, new.id, decisions[new.design_id], actor)
     return [new.id for new in result.created]
 

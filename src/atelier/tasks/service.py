@@ -269,6 +269,15 @@ def _dedupe(values: Iterable[str]) -> list[str]:
 def _resolve_names(session: Session, names: Sequence[str]) -> list[TaskTemplate]:
     wanted = _dedupe(names)
     candidates = repo.templates_matching_names(session, wanted)
+    resolved, unknown, ambiguous = _match_names(wanted, candidates)
+    _raise_unresolved(unknown, ambiguous)
+    return list({t.id: t for t in resolved}.values())
+
+
+def _match_names(
+    wanted: Sequence[str], candidates: Sequence[TaskTemplate]
+) -> tuple[list[TaskTemplate], list[str], dict[str, list[str]]]:
+    """Each name's template (exact, else ignoring case): resolved, unknown and ambiguous."""
     unknown: list[str] = []
     ambiguous: dict[str, list[str]] = {}
     resolved: list[TaskTemplate] = []
@@ -281,8 +290,25 @@ def _resolve_names(session: Session, names: Sequence[str]) -> list[TaskTemplate]
             ambiguous[name] = sorted(t.name for t in matches)
         else:
             resolved.append(matches[0])
-    _raise_unresolved(unknown, ambiguous)
-    return list({t.id: t for t in resolved}.values())
+    return resolved, unknown, ambiguous
+
+
+def unresolved_template_names(
+    session: Session, name_lists: Sequence[Sequence[str]]
+) -> list[tuple[str, ...]]:
+    """For each list of names, those ``resolve_templates`` would refuse (unknown ones, then
+    ambiguous ones), in one statement for all the lists."""
+    wanted = [_dedupe(names) for names in name_lists]
+    if not any(wanted):
+        return [() for _ in wanted]
+    candidates = repo.templates_matching_names(session, [n for names in wanted for n in names])
+    unresolved = []
+    for names in wanted:
+        lowered = {n.lower() for n in names}
+        mine = [t for t in candidates if t.name.lower() in lowered]
+        _, unknown, ambiguous = _match_names(names, mine)
+        unresolved.append(tuple(unknown + list(ambiguous)))
+    return unresolved
 
 
 def _resolve_ids(session: Session, ids: Sequence[str]) -> list[TaskTemplate]:
