@@ -20,7 +20,9 @@ import logging
 import random
 import re
 import threading
-from collections.abc import Callable
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -101,7 +103,12 @@ class OutboxDispatcher:
         poll_interval: float = 1.0,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         jitter: Callable[[], float] = random.random,
+        finish_interval: float = 0.1,
     ) -> None:
+        """``finish_interval``: the events of a batch processed so far are finished (marked
+        delivered, retried or dead) together once this many seconds of work have passed since
+        the last finish, and at the end of the batch: cheap events share one finish, slow ones
+        show their progress as before."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.db = db
@@ -112,6 +119,7 @@ class OutboxDispatcher:
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
         self.jitter = jitter
+        self.finish_interval = finish_interval
         # Subscriber errors seen since the last drain() started (``last_error`` texts).
         self.failures: list[str] = []
 
@@ -119,6 +127,11 @@ class OutboxDispatcher:
 
     def claim(self) -> list[Event]:
         """Lease up to ``batch_size`` due events to this worker and return them."""
+        return self._claim_batch()[0]
+
+    def _claim_batch(self) -> tuple[list[Event], dict[str, set[str]]]:
+        """``claim``, plus each claimed event's settled subscribers (``_settled_subscribers``),
+        read in the same transaction: two statements for the batch, not two per event."""
         now = clock.now()
         with self.db.session(write=True) as session:
             rows = session.execute(
@@ -140,7 +153,7 @@ class OutboxDispatcher:
                 .with_for_update(skip_locked=True)
             ).all()
             if not rows:
-                return []
+                return [], {}
             ids = [row.id for row in rows]
             # Conditional: only rows still unleased are taken (belt and braces on top of the
             # row locks on PostgreSQL and the write lock on SQLite).
@@ -162,17 +175,20 @@ class OutboxDispatcher:
                     )
                 )
             )
-        return [
-            Event(
-                id=row.id,
-                name=row.name,
-                payload=dict(row.payload or {}),
-                created_at=row.created_at,
-                attempts=row.attempts,
-            )
-            for row in rows
-            if row.id in leased
-        ]
+            events = [
+                Event(
+                    id=row.id,
+                    name=row.name,
+                    payload=dict(row.payload or {}),
+                    created_at=row.created_at,
+                    attempts=row.attempts,
+                )
+                for row in rows
+                if row.id in leased
+            ]
+            wanted = [e.id for e in events if self.registry.for_event(e.name)]
+            settled = _settled_of(session, wanted)
+        return events, settled
 
     def reclaim_stale_leases(self, identity: WorkerIdentity) -> int:
         """Release leases left by dead earlier runs of this worker (see ``platform.identity``).
@@ -211,19 +227,7 @@ class OutboxDispatcher:
     def _settled_subscribers(self, event_id: str) -> set[str]:
         """Subscribers that need no run: delivered, or parked dead."""
         with self.db.session(write=False) as session:
-            delivered = set(
-                session.scalars(
-                    select(OutboxDelivery.subscriber).where(OutboxDelivery.event_id == event_id)
-                )
-            )
-            dead = set(
-                session.scalars(
-                    select(OutboxFailure.subscriber).where(
-                        OutboxFailure.event_id == event_id, OutboxFailure.dead_at.is_not(None)
-                    )
-                )
-            )
-        return delivered | dead
+            return _settled_of(session, [event_id])[event_id]
 
     def _deliver_one(self, event: Event, sub: Subscriber) -> str | None:
         """Run one subscriber with its delivery record; None on success, else the error."""
@@ -253,9 +257,12 @@ class OutboxDispatcher:
         finally:
             session.close()
 
-    def _process(self, event: Event) -> _Outcome:
+    def _process(self, event: Event, settled: set[str] | None = None) -> _Outcome:
+        """Run the subscribers ``event`` still owes; ``settled``: as ``_settled_subscribers``
+        (read here when not given)."""
         subscribers = self.registry.for_event(event.name)
-        settled = self._settled_subscribers(event.id) if subscribers else set()
+        if settled is None:
+            settled = self._settled_subscribers(event.id) if subscribers else set()
         failures: dict[str, str] = {}
         for sub in subscribers:
             if sub.name in settled:
@@ -270,63 +277,105 @@ class OutboxDispatcher:
 
         Returns ``skipped`` when another worker already settled the event.
         """
+        return self._finish_many([(event, outcome)])[event.id]
+
+    def _finish_many(self, rounds: Sequence[tuple[Event, _Outcome]]) -> dict[str, str]:
+        """``_finish`` for several events in one transaction (their rows locked in id order,
+        their failures and deliveries read in one statement each); the result by event id."""
+        if not rounds:
+            return {}
         now = clock.now()
+        ids = sorted({event.id for event, _ in rounds})
+        results: dict[str, str] = {}
         with self.db.session(write=True) as session:
-            row = session.scalars(
-                select(OutboxEvent).where(OutboxEvent.id == event.id).with_for_update()
-            ).one_or_none()
-            if row is None or row.delivered_at is not None or row.dead_at is not None:
-                return "skipped"
-            failures = {
-                f.subscriber: f
-                for f in session.scalars(
-                    select(OutboxFailure).where(OutboxFailure.event_id == event.id)
+            rows = {
+                row.id: row
+                for row in session.scalars(
+                    select(OutboxEvent)
+                    .where(OutboxEvent.id.in_(ids))
+                    .order_by(OutboxEvent.id)
+                    .with_for_update()
                 )
             }
-            for name, error in outcome.failures.items():
-                failure = failures.get(name)
-                if failure is None:
-                    failure = OutboxFailure(
-                        event_id=event.id, subscriber=name, attempts=0, first_failed_at=now
-                    )
-                    session.add(failure)
-                    failures[name] = failure
-                failure.attempts += 1
-                failure.last_error = error
-                failure.last_failed_at = now
-                if failure.attempts >= self.max_attempts:
-                    failure.dead_at = now
-            delivered = set(
-                session.scalars(
-                    select(OutboxDelivery.subscriber).where(OutboxDelivery.event_id == event.id)
+            failures: dict[str, dict[str, OutboxFailure]] = defaultdict(dict)
+            for failure in session.scalars(
+                select(OutboxFailure).where(OutboxFailure.event_id.in_(ids))
+            ):
+                failures[failure.event_id][failure.subscriber] = failure
+            delivered: dict[str, set[str]] = defaultdict(set)
+            for event_id, name in session.execute(
+                select(OutboxDelivery.event_id, OutboxDelivery.subscriber).where(
+                    OutboxDelivery.event_id.in_(ids)
                 )
-            )
-            owed = {s.name for s in self.registry.for_event(event.name)} - delivered
-            # A subscriber no longer registered is owed nothing, whatever its failures say.
-            dead = {n for n in owed if n in failures and failures[n].dead_at is not None}
-            waiting = owed - dead
-            row.locked_until = None
-            row.locked_by = None
-            if not waiting and not dead:
-                row.delivered_at = now
-                return "delivered"
-            row.attempts += 1
-            if not waiting:
-                row.dead_at = now
-                row.last_error = "\n".join(failures[n].last_error or n for n in sorted(dead))[
-                    :_ERROR_LIMIT
-                ]
-                _announce_death(session, row, sorted(dead), now)
-                return "dead"
-            row.last_error = "\n".join(outcome.errors)[:_ERROR_LIMIT] or row.last_error
-            worst = max((failures[n].attempts for n in waiting if n in failures), default=1)
-            row.available_at = now + retry_delay(worst, self.jitter)
-            return "retry"
+            ):
+                delivered[event_id].add(name)
+            for event, outcome in rounds:
+                row = rows.get(event.id)
+                if row is None or row.delivered_at is not None or row.dead_at is not None:
+                    results[event.id] = "skipped"
+                    continue
+                results[event.id] = self._settle(
+                    session, row, event, outcome, failures[event.id], delivered[event.id], now
+                )
+        return results
+
+    def _settle(
+        self,
+        session: Session,
+        row: OutboxEvent,
+        event: Event,
+        outcome: _Outcome,
+        failures: dict[str, OutboxFailure],
+        delivered: set[str],
+        now: datetime,
+    ) -> str:
+        for name, error in outcome.failures.items():
+            failure = failures.get(name)
+            if failure is None:
+                failure = OutboxFailure(
+                    event_id=event.id, subscriber=name, attempts=0, first_failed_at=now
+                )
+                session.add(failure)
+                failures[name] = failure
+            failure.attempts += 1
+            failure.last_error = error
+            failure.last_failed_at = now
+            if failure.attempts >= self.max_attempts:
+                failure.dead_at = now
+        owed = {s.name for s in self.registry.for_event(event.name)} - delivered
+        # A subscriber no longer registered is owed nothing, whatever its failures say.
+        dead = {n for n in owed if n in failures and failures[n].dead_at is not None}
+        waiting = owed - dead
+        row.locked_until = None
+        row.locked_by = None
+        if not waiting and not dead:
+            row.delivered_at = now
+            return "delivered"
+        row.attempts += 1
+        if not waiting:
+            row.dead_at = now
+            row.last_error = "\n".join(failures[n].last_error or n for n in sorted(dead))[
+                :_ERROR_LIMIT
+            ]
+            _announce_death(session, row, sorted(dead), now)
+            return "dead"
+        row.last_error = "\n".join(outcome.errors)[:_ERROR_LIMIT] or row.last_error
+        worst = max((failures[n].attempts for n in waiting if n in failures), default=1)
+        row.available_at = now + retry_delay(worst, self.jitter)
+        return "retry"
 
     def run_once(self) -> int:
-        """Claim and process one batch; returns how many events were processed."""
+        """Claim and process one batch; returns how many events were processed.
+
+        The batch's settled subscribers are read with the claim and its events finished
+        together, every ``finish_interval`` seconds of work and at the end (each subscriber's
+        work still commits with its own delivery row).
+        """
         lease_ends = clock.now() + self.lease
-        events = self.claim()
+        events, settled = self._claim_batch()
+        pending: list[tuple[Event, _Outcome]] = []
+        processed = 0
+        since = time.monotonic()
         for index, event in enumerate(events):
             if clock.now() >= lease_ends:
                 # Slow subscribers used up the lease: the rest is claimable by others again.
@@ -334,33 +383,54 @@ class OutboxDispatcher:
                     "lease expired mid-batch",
                     extra={"worker_id": self.worker_id, "skipped": len(events) - index},
                 )
-                return index
-            outcome = self._process(event)
-            result = self._finish(event, outcome)
-            self.failures.extend(outcome.errors)
-            if result != "skipped":
-                metrics.OUTBOX_EVENTS_FINISHED.labels(result).inc()
-            if result == "delivered":
-                log.debug("event delivered", extra={"event_id": event.id})
-            elif result == "retry":
-                log.info(
-                    "event delivery failed; will retry",
-                    extra={
-                        "event_id": event.id,
-                        "event_name": event.name,
-                        "attempts": event.attempts + 1,
-                    },
-                )
-            elif result == "dead":
-                log.warning(
-                    "event dead: attempts exhausted",
-                    extra={
-                        "event_id": event.id,
-                        "event_name": event.name,
-                        "failed_subscribers": sorted(outcome.failures),
-                    },
-                )
-        return len(events)
+                break
+            pending.append((event, self._process(event, settled.get(event.id, set()))))
+            processed += 1
+            if time.monotonic() - since >= self.finish_interval:
+                self._finish_and_report(pending)
+                pending = []
+                since = time.monotonic()
+        self._finish_and_report(pending)
+        return processed
+
+    def _finish_and_report(self, rounds: Sequence[tuple[Event, _Outcome]]) -> None:
+        if not rounds:
+            return
+        try:
+            results = self._finish_many(rounds)
+        except Exception:
+            if len(rounds) < 2:
+                raise
+            # One event's finish (a death listener, say) must not hold back the others'.
+            log.warning("finishing the batch failed; one event at a time", exc_info=True)
+            results = {event.id: self._finish(event, outcome) for event, outcome in rounds}
+        for event, outcome in rounds:
+            self._report(event, outcome, results[event.id])
+
+    def _report(self, event: Event, outcome: _Outcome, result: str) -> None:
+        self.failures.extend(outcome.errors)
+        if result != "skipped":
+            metrics.OUTBOX_EVENTS_FINISHED.labels(result).inc()
+        if result == "delivered":
+            log.debug("event delivered", extra={"event_id": event.id})
+        elif result == "retry":
+            log.info(
+                "event delivery failed; will retry",
+                extra={
+                    "event_id": event.id,
+                    "event_name": event.name,
+                    "attempts": event.attempts + 1,
+                },
+            )
+        elif result == "dead":
+            log.warning(
+                "event dead: attempts exhausted",
+                extra={
+                    "event_id": event.id,
+                    "event_name": event.name,
+                    "failed_subscribers": sorted(outcome.failures),
+                },
+            )
 
     def drain(self, max_rounds: int = 100, *, raise_errors: bool = False) -> int:
         """Process batches until nothing is due (tests; CLI). Returns events processed.
@@ -418,6 +488,26 @@ def on_event_death(name: str, listener: DeathListener) -> None:
     """Call ``listener`` in the transaction that marks an event dead (``notifications`` adds
     the admin feed entry this way: platform imports no domain)."""
     _death_listeners[name] = listener
+
+
+def _settled_of(session: Session, event_ids: Sequence[str]) -> dict[str, set[str]]:
+    """Each event's subscribers that need no run: delivered, or parked dead (two statements)."""
+    settled: dict[str, set[str]] = {event_id: set() for event_id in event_ids}
+    if not event_ids:
+        return settled
+    for event_id, name in session.execute(
+        select(OutboxDelivery.event_id, OutboxDelivery.subscriber).where(
+            OutboxDelivery.event_id.in_(event_ids)
+        )
+    ):
+        settled[event_id].add(name)
+    for event_id, name in session.execute(
+        select(OutboxFailure.event_id, OutboxFailure.subscriber).where(
+            OutboxFailure.event_id.in_(event_ids), OutboxFailure.dead_at.is_not(None)
+        )
+    ):
+        settled[event_id].add(name)
+    return settled
 
 
 def _announce_death(session: Session, row: OutboxEvent, dead: list[str], now: datetime) -> None:
