@@ -15,6 +15,7 @@ from atelier.orders.errors import OrderCode
 from atelier.orders.models import Order, OrderLineItem
 from atelier.platform.actors import Actor
 from atelier.platform.errors import Invalid, NotFound, not_found
+from atelier.platform.ids import new_id
 from atelier.platform.outbox import emit_many
 
 log = logging.getLogger(__name__)
@@ -159,8 +160,12 @@ def create_order(
     if unmapped:
         meta["unmapped_lines"] = unmapped
     order = Order(external_id=external_id, email=email, source=source, metadata_=meta)
+    # Ids made here, as the column default would: with every key known, the ORM inserts the
+    # lines as one executemany of a one-row statement instead of a multi-row INSERT ...
+    # RETURNING that PostgreSQL's driver parses anew for each order.
     order.items = [
         OrderLineItem(
+            id=new_id("oli"),
             position=index,
             product_id=line.product_id,
             variant_id=line.variant_id,
