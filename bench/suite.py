@@ -277,11 +277,16 @@ class Suite:
                 continue
             app, floor = result["app"], result["floor"]
             ratio = app.requests_per_sec / floor.requests_per_sec if floor.requests_per_sec else 0
-            errors = app.errors + floor.errors
+            # Non-2xx answers and socket errors (timeouts), per side.
+            errors = (
+                f"  [errors: app {app.errors}, floor {floor.errors}]"
+                if app.errors or floor.errors
+                else ""
+            )
             print(
                 f"{name}: app {app.requests_per_sec:.0f} req/s, floor "
                 f"{floor.requests_per_sec:.0f} req/s, ratio {ratio:.2f}, p99 {app.p99_ms:.1f} ms"
-                + (f"  [{errors} errors]" if errors else "")
+                + errors
             )
         for name, result in self.results.items():
             if "app1" in result:
