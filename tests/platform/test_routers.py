@@ -13,28 +13,21 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, APIRouter
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute
 
 from atelier.app import create_app
 from atelier.platform.db import Database
 from atelier.platform.routers import _BUILT_ON_USE, _RESPONSE_MODEL, LazyAPIRoute
+from atelier.platform.routing import leaves
 from atelier.platform.settings import Settings
 
 
 def app_routes(app: FastAPI) -> Iterator[BaseRoute]:
     """Every route of the app's routers (FastAPI includes routers by reference)."""
-
-    def walk(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
-        for route in routes:
-            original = getattr(route, "original_router", None)
-            if isinstance(original, APIRouter):
-                yield from walk(original.routes)
-            else:
-                yield route
-
-    yield from walk(app.router.routes)
+    for _, route, _ in leaves(app.router.routes):
+        yield route
 
 
 def _api_routes(app: FastAPI) -> list[APIRoute]:

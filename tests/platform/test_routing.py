@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Match, Mount
 
-from atelier.platform.routing import RouteIndex, install_route_index, path_key
+from atelier.platform.routing import RouteIndex, install_route_index, leaves, path_key
 from tests.conftest import assert_problem
 
 _PARAM = re.compile(r"{([^}:]+)(:[^}]+)?}")
@@ -55,15 +55,7 @@ def _decide(index: RouteIndex, scope: dict[str, Any]) -> tuple[str, BaseRoute | 
 
 
 def _concrete_paths(app: FastAPI) -> Iterator[tuple[str, str]]:
-    def walk(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
-        for route in routes:
-            original = getattr(route, "original_router", None)
-            if isinstance(original, APIRouter):
-                yield from walk(original.routes)
-            else:
-                yield route
-
-    for route in walk(app.router.routes):
+    for _, route, _ in leaves(app.router.routes):
         path = getattr(route, "path", None)
         if not isinstance(path, str):
             continue
