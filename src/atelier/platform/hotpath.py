@@ -31,8 +31,9 @@ security scopes, FastAPI dependency concurrency) leaves the route to FastAPI, an
 
 from __future__ import annotations
 
+import inspect
 import typing
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -138,8 +139,6 @@ def _compile_node(dependant: Any, *, root: bool) -> _Node:
 
 
 def _is_async_function(call: Any) -> bool:
-    import inspect
-
     return inspect.iscoroutinefunction(call)
 
 
@@ -245,6 +244,3 @@ class HotRoute:
 def compile_hot(route: APIRoute) -> HotRoute:
     """The hot path of ``route`` (marked with :func:`hot`); :class:`NotCompiled` says why not."""
     return HotRoute(route)
-
-
-HotApp = Callable[[Scope, Receive, Send], Awaitable[None]]
