@@ -556,13 +556,14 @@ def order_lines_with_runs(session: Session, line_ids: Sequence[str]) -> set[str]
 
 
 def insert_runs(session: Session, rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Insert runs (one executemany; every row has the same keys, attribute names as the ORM
-    takes them); their ids, in row order.
+    """Insert runs (every row has the same keys, attribute names as the ORM takes them); their
+    ids, in row order.
 
-    A Core insert with the ids made here, as the column default makes them: no ``RETURNING``,
-    so PostgreSQL's driver sends one prepared statement for all the rows (the ORM's bulk path
-    built a new multi-row statement per order, parsed by the driver each time). Pending ORM
-    changes are flushed first, as the ORM insert's autoflush did.
+    A Core insert with the ids made here, as the column default makes them. On PostgreSQL an
+    executemany without ``RETURNING``: the driver sends one prepared statement for all the rows
+    (the ORM's bulk path built a new multi-row statement per order, parsed each time). On SQLite
+    one multi-row INSERT (see below). Pending ORM changes are flushed first, as the ORM insert's
+    autoflush did.
     """
     ids = [new_id("prod_run") for _ in rows]
     params = [
