@@ -165,14 +165,16 @@ class Prepared:
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._plans: dict[tuple[str, tuple[int, ...]], _Plan | None] = {}
-        self._compiled: dict[str, Any] = {}
+        self._compiled: dict[str, tuple[Any, tuple[str, ...]]] = {}
 
     def _plan(self, dialect: Dialect, params: dict[str, Any]) -> _Plan | None:
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
+        found = self._compiled.get(dialect.name)
+        if found is None:
             compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-            self._compiled[dialect.name] = compiled
-        expanding = [b.key for b in compiled.binds.values() if b.expanding]
+            # The IN-list parameters, found once (not on every read).
+            names = tuple(dict.fromkeys(b.key for b in compiled.binds.values() if b.expanding))
+            found = self._compiled[dialect.name] = (compiled, names)
+        compiled, expanding = found
         sizes = []
         for name in expanding:
             value = params.get(name)
