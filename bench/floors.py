@@ -92,7 +92,11 @@ def _transaction(conn: Any) -> Iterator[None]:
     pay a WAL flush each)."""
     if is_sqlite(conn):
         conn.execute("BEGIN IMMEDIATE")
-        yield
+        try:
+            yield
+        except BaseException:
+            conn.rollback()  # never leave the connection inside a failed transaction
+            raise
         conn.commit()
     else:
         with conn.transaction():
@@ -201,7 +205,9 @@ def _order_writes(conn: Any, data: dict[str, Any]) -> Any:
     from atelier.platform.ids import new_id
 
     placeholder = "?" if is_sqlite(conn) else "%s"
-    sql_rows(conn, "SELECT id FROM orders WHERE external_id = ?", [data["external_id"]])
+    existing = sql_rows(conn, "SELECT id FROM orders WHERE external_id = ?", [data["external_id"]])
+    if existing:  # a repeated delivery: the existing order, nothing written (as the app does)
+        return {"order": {"id": existing[0]["id"], "external_id": data["external_id"]}}
     product_ids = [item["product_id"] for item in data["items"]]
     marks = ", ".join("?" for _ in product_ids)
     sql_rows(conn, f"SELECT * FROM products WHERE id IN ({marks})", product_ids)

@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
         started = time.monotonic()
         url, ids = dataset.prepare(args.database_url, size, workdir)
         kind = "postgresql" if url.startswith("postgresql") else "sqlite"
-        ids["webhook_bodies"] = 2_000 * args.duration
+        ids["webhook_bodies"] = 4_000 * args.duration
         print(
             f"dataset: {size.runs} runs, {size.runs * size.tasks_per_run} tasks ({kind}), "
             f"ready in {time.monotonic() - started:.1f} s; {args.workers} worker(s), "
