@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, cast
 
 import anyio.to_thread
 from anyio import CancelScope, CapacityLimiter
@@ -18,6 +18,7 @@ from atelier.platform.admission import Ticket
 from atelier.platform.db import Database
 from atelier.platform.errors import Forbidden, PlatformCode, Unauthorized
 from atelier.platform.models import AdminUser
+from atelier.platform.read_session import ReadSession
 from atelier.platform.security import TokenClaims, decode_token
 from atelier.platform.settings import Settings
 
@@ -85,6 +86,33 @@ async def request_session(request: Request, *, write: bool) -> AsyncIterator[Ses
                         )
             else:
                 session.close()  # never touched the database: nothing to do off the loop
+    finally:
+        ticket.release()
+
+
+@asynccontextmanager
+async def read_session(request: Request) -> AsyncIterator[Session]:
+    """A hot GET route's session (``platform.read_session``): admitted as a reader like
+    :func:`request_session`, with one pooled connection and no ORM unit of work unless the
+    endpoint asks for the ORM."""
+    db: Database = request.app.state.db
+    ticket = await db.admission.admit(write=False)
+    try:
+        session = ReadSession(db.engine, db.session_factory)
+        session.info[_TICKET] = ticket
+        commit = False
+        try:
+            yield cast(Session, session)
+            commit = True
+        finally:
+            if session.in_transaction():
+                with CancelScope(shield=True):  # as in request_session
+                    if db.is_sqlite and not session.needs_thread:
+                        session.finish(commit)  # a WAL read transaction ends at once
+                    else:
+                        await anyio.to_thread.run_sync(
+                            session.finish, commit, limiter=CapacityLimiter(1)
+                        )
     finally:
         ticket.release()
 

@@ -193,8 +193,13 @@ class HotRoute:
                     ok = False
                     continue
                 if sub.kind == _SESSION or sub.kind == _WRITE_SESSION:
-                    # A hot route is GET-only: ``get_session`` admits it as a reader.
-                    cm = deps.request_session(request, write=sub.kind == _WRITE_SESSION)
+                    # A hot route is GET-only: ``get_session`` admits it as a reader, here
+                    # with a read session (no ORM unit of work unless the endpoint uses it).
+                    cm = (
+                        deps.request_session(request, write=True)
+                        if sub.kind == _WRITE_SESSION
+                        else deps.read_session(request)
+                    )
                     value = await cm.__aenter__()
                     solved.session_cm = cm
                 else:

@@ -24,12 +24,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from atelier.catalog import service as catalog
 from atelier.catalog.models import Design, DesignPartner, DesignStatus
 from atelier.partners.models import Partner, PartnerStatus
 from atelier.platform import clock
-from atelier.platform.errors import Conflict, Invalid
-from atelier.production import transitions
+from atelier.platform.errors import Conflict, Invalid, not_found
+from atelier.production import repository, transitions
 from atelier.production.errors import ProductionCode
 from atelier.production.lifecycle import LifecyclePolicy, RunStatus
 from atelier.production.models import PolicySetting, ProductionRun
@@ -190,8 +189,10 @@ def _stored(session: Session, key: str, default: dict[str, Any]) -> StoredPolicy
 
 def auto_approval_rules(session: Session) -> AutoApprovalRules:
     """The stored auto-approval rules (defaults when none are stored)."""
-    row = session.get(PolicySetting, AUTO_APPROVAL_KEY)
-    return AutoApprovalRules.from_document(row.value) if row else AutoApprovalRules()
+    document = repository.policy_document(session, AUTO_APPROVAL_KEY)
+    return (
+        AutoApprovalRules.from_document(document) if document is not None else AutoApprovalRules()
+    )
 
 
 def read_policies(session: Session) -> dict[str, StoredPolicy]:
@@ -313,6 +314,15 @@ class RunRef:
     partner_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class DesignFacts:
+    """What the evaluation reads of a design (when the caller has no ORM design at hand)."""
+
+    id: str
+    status: str
+    metadata_: Mapping[str, Any] | None
+
+
 def evaluate_run(
     session: Session,
     run: ProductionRun | RunRef,
@@ -338,13 +348,20 @@ def evaluate_runs(
     """``evaluate_run`` for each of ``runs``, in order: the linked partners of all their designs
     in one statement and their template names in one more, however many designs.
 
-    ``designs`` are designs the caller has just read (the others are read here, one by one).
+    ``designs`` are designs the caller has just read (the others are read here, together).
     """
     rules = rules or auto_approval_rules(session)
-    known = dict(designs or {})
-    for run in runs:
-        if run.design_id not in known:
-            known[run.design_id] = catalog.get_design(session, run.design_id)
+    known: dict[str, Design | DesignFacts] = dict(designs or {})
+    missing = list(dict.fromkeys(run.design_id for run in runs if run.design_id not in known))
+    if missing:
+        # What the decision reads of a design, in one plain statement (no ORM objects).
+        for design_id, status, metadata in session.execute(
+            select(Design.id, Design.status, Design.metadata_).where(Design.id.in_(missing))
+        ):
+            known[design_id] = DesignFacts(design_id, status, metadata)
+        for design_id in missing:
+            if design_id not in known:
+                raise not_found("design", design_id)
     wanted = list(dict.fromkeys(run.design_id for run in runs))
     linked: dict[str, list[tuple[str, str]]] = {design_id: [] for design_id in wanted}
     if wanted:

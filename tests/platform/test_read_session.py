@@ -1,0 +1,162 @@
+"""The hot routes' read session (``platform.read_session``): plain SQL on one pooled connection
+with the rows a ``Session`` gives, a real ``Session`` on the same transaction for anything ORM,
+the transaction ended and the connection returned whatever happens; and the hot reads served
+without creating an ORM session at all."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import exc, func, select, text
+from sqlalchemy.orm import Session
+
+from atelier.catalog.models import Design
+from atelier.platform.db import Database
+from atelier.platform.read_session import ReadSession
+from tests.production.read_support import Split, as_partner, rich_split
+
+
+@pytest.fixture
+def split(admin: TestClient, client: TestClient, app: FastAPI) -> Split:
+    return rich_split(admin, client, app)
+
+
+@pytest.fixture
+def orm_sessions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Where each ORM session a read session had to create was asked for (the caller's frames)."""
+    made: list[str] = []
+    original = ReadSession.orm
+
+    def counting(self: ReadSession) -> Session:
+        if self._orm is None:
+            made.append("".join(traceback.format_stack(limit=6)[:-1]))
+        return original(self)
+
+    monkeypatch.setattr(ReadSession, "orm", counting)
+    return made
+
+
+@pytest.fixture
+def reader(db: Database) -> Iterator[ReadSession]:
+    session = ReadSession(db.engine, db.session_factory)
+    try:
+        yield session
+    finally:
+        session.finish(False)
+
+
+def _statements() -> list[Any]:
+    return [
+        select(Design.id, Design.name, Design.created_at).order_by(Design.id),
+        select(func.count()).select_from(Design),
+        select(Design.id).where(Design.name == "nothing of that name"),
+        text("SELECT id FROM designs ORDER BY id"),
+    ]
+
+
+def test_plain_sql_gives_the_sessions_rows_without_an_orm_session(
+    db: Database, split: Split, reader: ReadSession, orm_sessions: list[str]
+) -> None:
+    with db.session(write=False) as session:
+        expected = [session.execute(statement).all() for statement in _statements()]
+    assert expected[0] and expected[1] != [(0,)]
+    got = [reader.execute(statement).all() for statement in _statements()]
+    assert [[tuple(row) for row in rows] for rows in got] == [
+        [tuple(row) for row in rows] for rows in expected
+    ]
+    assert reader.scalar(select(func.count()).select_from(Design)) == expected[1][0][0]
+    assert reader.scalars(select(Design.id).order_by(Design.id)).all() == [
+        row[0] for row in expected[3]
+    ]
+    assert reader.get_bind() is db.engine
+    assert orm_sessions == []
+    assert reader.in_transaction()
+
+
+def test_orm_use_gets_a_session_on_the_same_transaction(
+    db: Database, split: Split, reader: ReadSession, orm_sessions: list[str]
+) -> None:
+    connection = reader.connection()
+    designs = reader.execute(select(Design).order_by(Design.id)).scalars().all()
+    assert designs and all(isinstance(design, Design) for design in designs)
+    assert reader.get(Design, designs[0].id) is designs[0]  # one identity map
+    assert len(orm_sessions) == 1
+    assert reader.connection() is connection
+    # Plain SQL after that goes through the same session, and sees its flushed changes.
+    designs[0].name = "Renamed in the read session"
+    reader.flush()
+    name = reader.scalar(select(Design.name).where(Design.id == designs[0].id))
+    assert name == "Renamed in the read session"
+
+
+@pytest.mark.parametrize("commit", [True, False])
+def test_finish_commits_or_rolls_back_and_returns_the_connection(
+    db: Database, split: Split, commit: bool
+) -> None:
+    reader = ReadSession(db.engine, db.session_factory)
+    design = reader.get(Design, split.design["id"])
+    assert design is not None
+    design.name = "Changed"  # pending, not flushed: finishing flushes it (as commit does)
+    reader.finish(commit)
+    assert not reader.in_transaction()
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with db.session(write=False) as session:
+        name = session.scalar(select(Design.name).where(Design.id == split.design["id"]))
+    assert (name == "Changed") is commit
+
+
+def test_a_failed_statement_still_ends_the_transaction(db: Database, split: Split) -> None:
+    reader = ReadSession(db.engine, db.session_factory)
+    assert reader.scalar(select(func.count()).select_from(Design))
+    with pytest.raises(exc.DBAPIError):
+        reader.execute(text("SELECT no_such_column FROM designs"))
+    reader.finish(False)
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    reader.finish(False)  # a second finish has nothing to do
+    untouched = ReadSession(db.engine, db.session_factory)
+    untouched.finish(True)  # never read: no connection was taken
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_reads_see_one_snapshot_on_sqlite(db: Database, split: Split) -> None:
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL reads at READ COMMITTED, as the session does")
+    reader = ReadSession(db.engine, db.session_factory)
+    count = select(func.count()).select_from(Design)
+    before = reader.scalar(count)
+    with db.session() as other:
+        other.add(Design(name="Made meanwhile"))
+    assert reader.scalar(count) == before
+    reader.finish(True)
+    with db.session(write=False) as session:
+        assert session.scalar(count) == before + 1
+
+
+def test_hot_reads_run_without_an_orm_session(
+    app: FastAPI, admin: TestClient, split: Split, orm_sessions: list[str]
+) -> None:
+    """Once the principal is cached, the five hot reads use plain SQL only; the pool and the
+    admission are free afterwards."""
+    partner = as_partner(app, split.cutter)
+    urls = [
+        (admin, f"/admin/designs/{split.design['id']}"),
+        (admin, "/admin/production-runs?status=sent_to_partner,in_progress&limit=5"),
+        (admin, "/admin/production-runs?q=kurta"),
+        (admin, f"/admin/production-runs/{split.first}"),
+        (partner, "/partners/production-runs"),
+        (partner, f"/partners/production-runs/{split.first}"),
+    ]
+    for client, url in urls:  # warm: the principal cache loads through the ORM once
+        client.get(url).raise_for_status()
+    orm_sessions.clear()
+    for client, url in urls:
+        client.get(url).raise_for_status()
+    assert not orm_sessions, "\n".join(orm_sessions)
+    db: Database = app.state.db
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert db.admission.sessions.in_use == 0
