@@ -164,6 +164,9 @@ def create_app(
         # /docs is served by platform.endpoints_docs from a local copy of Swagger UI.
         docs_url=None,
         redoc_url=None,
+        telemetry=None
+        if settings.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.db = db

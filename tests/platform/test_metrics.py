@@ -292,3 +292,29 @@ class TestAccess:
 
     def test_metrics_is_not_in_the_openapi_document(self, client: TestClient) -> None:
         assert "/metrics" not in client.get("/openapi.json").json()["paths"]
+
+
+class TestOpenTelemetry:
+    """FastAPI's native OpenTelemetry is off unless ``ATELIER_OPENTELEMETRY`` turns it on."""
+
+    def test_off_by_default_even_with_a_configured_provider(
+        self, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from opentelemetry import trace
+
+        # As if an operator had configured a global tracer provider: FastAPI would trace.
+        monkeypatch.setattr(trace, "get_tracer_provider", lambda: object())
+        assert app._native_telemetry.enabled() is False
+
+    def test_the_setting_turns_it_on(
+        self, settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from opentelemetry import trace
+
+        monkeypatch.setattr(trace, "get_tracer_provider", lambda: object())
+        app = create_app(
+            settings.model_copy(update={"opentelemetry": True}),
+            database=db,
+            start_background=False,
+        )
+        assert app._native_telemetry.enabled() is True

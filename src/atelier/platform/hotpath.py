@@ -12,8 +12,11 @@ path every request takes when the hot path does not apply), and the route index
 same ``Dependant`` when the app starts:
 
 * the dependency tree is solved in FastAPI's order (sub-dependencies first, each once per
-  request), its query and path parameters validated by FastAPI's own ``request_params_to_args``
-  (same values, same 422 errors, collected as FastAPI collects them);
+  request), its query and path parameters validated as FastAPI's ``request_params_to_args``
+  validates them (same values, same 422 errors, collected as FastAPI collects them): with its
+  own helpers, but with what it works out from each field's annotation on every request
+  (aliases, list or not, parameter model or not) worked out once, at start
+  (:func:`read_params`; ``tests/platform/test_hotpath.py`` compares the two);
 * the request's database session is the session dependency's own context manager
   (``deps.request_session``: admission, commit or roll back, close), exited when the endpoint
   has returned and before the response is sent, as a ``scope="function"`` dependency is;
@@ -38,11 +41,15 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fastapi import params
+from fastapi._compat import Undefined, field_annotation_is_sequence
+from fastapi.dependencies import utils as fastapi_utils
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -86,6 +93,64 @@ class NotCompiled(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class _Param:
+    """One path or query parameter, analysed once (what ``request_params_to_args`` works out
+    from the field's annotation on every request): the request keys to try, whether values
+    are read as a list, its ``loc`` in errors."""
+
+    field: Any
+    name: str
+    keys: tuple[str, ...]  # request keys in preference order (the first is the default)
+    in_: str
+    as_list: bool  # read with ``getlist`` (a sequence annotation, not Json)
+    sequence: bool  # an empty list counts as missing
+
+
+def _params(fields: Sequence[Any]) -> tuple[_Param, ...] | None:
+    """The fields as :class:`_Param`, or ``None`` when one needs what only FastAPI's generic
+    reader models (a parameter model, a non-``Param`` field): the node then uses it."""
+    found = []
+    for field in fields:
+        info = field.field_info
+        if not isinstance(info, params.Param) or fastapi_utils._get_param_model(field) is not None:
+            return None
+        sequence = bool(field_annotation_is_sequence(info.annotation))
+        found.append(
+            _Param(
+                field=field,
+                name=field.name,
+                keys=tuple(key for _, key in fastapi_utils._get_param_aliases(field)),
+                in_=info.in_.value,
+                as_list=sequence and not fastapi_utils._is_json_field(field),
+                sequence=sequence,
+            )
+        )
+    return tuple(found)
+
+
+def read_params(
+    fields: tuple[_Param, ...], received: Any, values: dict[str, Any], errors: list[Any]
+) -> None:
+    """``request_params_to_args(fields, received)`` into ``values`` and ``errors``, with the
+    per-field analysis done at start-up (the same values, the same errors)."""
+    multi = isinstance(received, (ImmutableMultiDict, Headers))
+    for param in fields:
+        key = param.keys[0]
+        if len(param.keys) > 1:
+            key = next((k for k in param.keys if k in received), key)
+        value = received.getlist(key) if param.as_list and multi else received.get(key, None)
+        if value is None or (param.sequence and len(value) == 0):
+            value = Undefined
+        value, field_errors = fastapi_utils._validate_value_with_model_field(
+            field=param.field, value=value, values=values, loc=(param.in_, key)
+        )
+        if field_errors:
+            errors.extend(field_errors)
+        else:
+            values[param.name] = value
+
+
+@dataclass(frozen=True, slots=True)
 class _Node:
     """One dependency (or the endpoint itself, as the root) of a hot route."""
 
@@ -97,6 +162,8 @@ class _Node:
     path_fields: Sequence[Any]
     query_fields: Sequence[Any]
     use_cache: bool
+    path_params: tuple[_Param, ...] | None  # None: read with ``request_params_to_args``
+    query_params: tuple[_Param, ...] | None
 
 
 def _compile_node(dependant: Any, *, root: bool) -> _Node:
@@ -135,6 +202,8 @@ def _compile_node(dependant: Any, *, root: bool) -> _Node:
         path_fields=tuple(dependant.path_params),
         query_fields=tuple(dependant.query_params),
         use_cache=bool(getattr(dependant, "use_cache", True)),
+        path_params=_params(dependant.path_params),
+        query_params=_params(dependant.query_params),
     )
 
 
@@ -209,21 +278,27 @@ class HotRoute:
                 values[sub.name] = value
         if node.request_name is not None:
             values[node.request_name] = request
+        errors = solved.errors
+        before = len(errors)
         if node.path_fields:
-            path_values, path_errors = request_params_to_args(node.path_fields, request.path_params)
-            values.update(path_values)
-            if path_errors:
-                solved.errors.extend(path_errors)
-                ok = False
+            if node.path_params is not None:
+                read_params(node.path_params, request.path_params, values, errors)
+            else:
+                path_values, path_errors = request_params_to_args(
+                    node.path_fields, request.path_params
+                )
+                values.update(path_values)
+                errors.extend(path_errors)
         if node.query_fields:
-            query_values, query_errors = request_params_to_args(
-                node.query_fields, request.query_params
-            )
-            values.update(query_values)
-            if query_errors:
-                solved.errors.extend(query_errors)
-                ok = False
-        return values, ok
+            if node.query_params is not None:
+                read_params(node.query_params, request.query_params, values, errors)
+            else:
+                query_values, query_errors = request_params_to_args(
+                    node.query_fields, request.query_params
+                )
+                values.update(query_values)
+                errors.extend(query_errors)
+        return values, ok and len(errors) == before
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)

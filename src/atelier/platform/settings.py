@@ -90,6 +90,10 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+    # FastAPI's native OpenTelemetry (spans, metrics, logs through the global providers).
+    # Off: Atelier's metrics are Prometheus (/metrics), and the check FastAPI makes on every
+    # request for configured providers costs the hot reads ~3 % for nothing.
+    opentelemetry: bool = False
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # Worker threads that run sync endpoints and dependencies, per process (see README
     # "Thread model"); unset: 2 on SQLite (one for its single writer, one for readers), the
