@@ -365,3 +365,68 @@ def test_parameters_are_read_as_fastapi_reads_them(app: FastAPI) -> None:
                     assert (values, errors) == expected, (entry.route.path, received)
                     compared += 1
     assert compared >= 3 * len(_QUERIES) + 3 * len(_PATHS)
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hot endpoints sent to a worker thread."""
+    seen: list[str] = []
+    original = hotpath.run_in_threadpool
+
+    async def spy(func: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(func.__name__ + " " + func.__module__.rsplit(".", 1)[-1])
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(hotpath, "run_in_threadpool", spy)
+    return seen
+
+
+def _hot_gets(app: FastAPI, admin: TestClient, split: Split) -> None:
+    partner = as_partner(app, split.cutter)
+    admin.get(f"/admin/designs/{split.design['id']}").raise_for_status()
+    admin.get(f"/admin/production-runs/{split.first}").raise_for_status()
+    admin.get("/admin/production-runs").raise_for_status()
+    partner.get(f"/partners/production-runs/{split.first}").raise_for_status()
+    partner.get("/partners/production-runs").raise_for_status()
+
+
+def test_bounded_reads_skip_the_thread_hop_on_sqlite_only(
+    app: FastAPI, admin: TestClient, split: Split, hops: list[str]
+) -> None:
+    """The detail reads (look-ups by key) run on the event loop on SQLite; the lists (which
+    count and sort) always run in a worker thread, and everything does on PostgreSQL."""
+    _hot_gets(app, admin, split)
+    lists = ["list_runs endpoints_admin", "list_runs endpoints_partner"]
+    if app.state.db.is_sqlite:
+        assert hops == lists
+    else:
+        assert hops == [
+            "get_design endpoints",
+            "get_run endpoints_admin",
+            *lists[:1],
+            "get_run endpoints_partner",
+            *lists[1:],
+        ]
+
+
+def test_bounded_reads_hop_when_the_pool_has_no_free_connection(
+    app: FastAPI, admin: TestClient, split: Split, hops: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event loop never waits for a pooled connection: with none free it hops too."""
+    db = app.state.db
+    monkeypatch.setattr(db, "connection_free", lambda: False)
+    _hot_gets(app, admin, split)
+    assert len(hops) == 5
+
+
+def test_connection_free_counts_checked_out_connections(app: FastAPI) -> None:
+    db = app.state.db
+    assert db.connection_free()
+    held = [db.engine.connect() for _ in range(db.pool_capacity)]
+    try:
+        assert not db.connection_free()
+        held.pop().close()
+        assert db.connection_free()
+    finally:
+        for connection in held:
+            connection.close()

@@ -22,7 +22,7 @@ from atelier.catalog.schemas import (
     ProductRead,
 )
 from atelier.platform.deps import AdminPrincipal, DbSession
-from atelier.platform.hotpath import hot
+from atelier.platform.hotpath import bounded_read, hot
 from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.routers import APIRouter
 from atelier.platform.rows import json_response
@@ -67,6 +67,7 @@ def list_designs(
 
 @router.get("/designs/{design_id}", response_model=DesignEnvelope)
 @hot
+@bounded_read
 def get_design(design_id: IdPath, session: DbSession, _: AdminPrincipal) -> Response:
     """A design with its bill of materials and linked partners."""
     return json_response({"design": service.design_read(session, design_id)})

@@ -284,6 +284,7 @@ class Database:
         # Same pool; its transactions start with BEGIN IMMEDIATE on SQLite (see _sqlite_begin).
         self._write_engine = self.engine.execution_options(**{IMMEDIATE: True})
         self.admission = _admission_for(self.engine, pool_size, queue_timeout, self.threads)
+        self.pool_capacity = pool_size * (1 + OVERFLOW_FACTOR)
         from atelier.platform.principals import PrincipalCache  # it reads platform tables
 
         self.principals: PrincipalCache = PrincipalCache(url)
@@ -302,6 +303,14 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    def connection_free(self) -> bool:
+        """A pooled connection can be checked out now without waiting for another to come
+        back: for work on the event loop, which must never wait there (other threads may
+        take it first; then that checkout waits as any other would, briefly, as connections
+        return from worker threads). ``False`` for a pool that does not count its connections."""
+        checked_out = getattr(self.engine.pool, "checkedout", None)
+        return checked_out is not None and checked_out() < self.pool_capacity
 
     def new_session(self, *, write: bool = False) -> Session:
         """A session; with ``write=True`` its transactions take the SQLite write lock at BEGIN.

@@ -11,7 +11,7 @@ from atelier.audit import service as audit
 from atelier.platform.db import Database
 from atelier.platform.deps import AdminPrincipal, DbSession, get_database
 from atelier.platform.errors import Invalid, PlatformCode
-from atelier.platform.hotpath import hot
+from atelier.platform.hotpath import bounded_read, hot
 from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.routers import APIRouter
 from atelier.platform.rows import json_response
@@ -206,6 +206,7 @@ def create_run(
 
 @router.get("/production-runs/{run_id}", response_model=ProductionRunDetailEnvelope)
 @hot
+@bounded_read
 def get_run(run_id: IdPath, session: DbSession, admin: AdminPrincipal) -> Response:
     """One run with partner, parent, children, tasks, the auto-approval evaluation and the
     verbs the lifecycle allows now (``allowed_actions``)."""

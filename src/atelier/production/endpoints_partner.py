@@ -19,7 +19,7 @@ from atelier.inventory.consumption_schemas import (
 )
 from atelier.inventory.models import ConsumptionType
 from atelier.platform.deps import DbSession, PartnerPrincipal, answer_committed
-from atelier.platform.hotpath import hot
+from atelier.platform.hotpath import bounded_read, hot
 from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.routers import APIRouter
 from atelier.platform.rows import json_response
@@ -86,6 +86,7 @@ def list_runs(
 
 @router.get("/{run_id}", response_model=PartnerRunEnvelope)
 @hot
+@bounded_read
 def get_run(run_id: IdPath, session: DbSession, partner: PartnerPrincipal) -> Response:
     """One of the caller's runs with design, snapshot, tasks, progress, related runs and the
     verbs the partner may use now (``allowed_actions``)."""
