@@ -12,12 +12,15 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import exc, func, select, text
+from sqlalchemy import column, event, exc, func, select, text
 from sqlalchemy.orm import Session
 
+from atelier.catalog import repository as catalog_repository
 from atelier.catalog.models import Design
 from atelier.platform.db import Database
+from atelier.platform.prepared import Prepared
 from atelier.platform.read_session import ReadSession
+from atelier.platform.rows import read_rows
 from tests.production.read_support import Split, as_partner, rich_split
 
 
@@ -160,3 +163,65 @@ def test_hot_reads_run_without_an_orm_session(
     db: Database = app.state.db
     assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     assert db.admission.sessions.in_use == 0
+
+
+@pytest.fixture
+def connections_made(db: Database) -> Iterator[list[str]]:
+    """One entry per SQLAlchemy ``Connection`` created on the engine."""
+    made: list[str] = []
+
+    def record(_connection: Any) -> None:
+        made.append("connection")
+
+    event.listen(db.engine, "engine_connect", record)
+    try:
+        yield made
+    finally:
+        event.remove(db.engine, "engine_connect", record)
+
+
+def test_prepared_reads_need_no_connection_object(
+    db: Database, split: Split, connections_made: list[str]
+) -> None:
+    reader = ReadSession(db.engine, db.session_factory)
+    design = catalog_repository.design_row(reader, split.design["id"])  # type: ignore[arg-type]
+    assert design is not None and design["id"] == split.design["id"]
+    assert catalog_repository.bom_lines(reader, split.design["id"]) is not None  # type: ignore[arg-type]
+    assert reader.in_transaction()
+    reader.finish(True)
+    assert connections_made == []
+    assert not reader.in_transaction()
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_connection_takes_the_prepared_reads_transaction_over(
+    db: Database, split: Split, connections_made: list[str]
+) -> None:
+    """Plain SQL after a prepared read runs in the same transaction (on SQLite: the same
+    snapshot, a commit made meanwhile elsewhere unseen) on the same pooled connection."""
+    reader = ReadSession(db.engine, db.session_factory)
+    count = select(func.count()).select_from(Design)
+    catalog_repository.design_row(reader, split.design["id"])  # type: ignore[arg-type]
+    before = reader.scalar(count)
+    assert len(connections_made) == 1
+    with db.session() as other:  # another connection (a second Connection object)
+        other.add(Design(name="Made meanwhile"))
+    assert reader.scalar(count) == before or not db.is_sqlite
+    assert catalog_repository.design_row(reader, split.design["id"]) is not None  # type: ignore[arg-type]
+    assert len(connections_made) == 2
+    reader.finish(True)
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_failed_prepared_read_still_ends_the_transaction(db: Database, split: Split) -> None:
+    reader = ReadSession(db.engine, db.session_factory)
+    broken = Prepared(select(column("no_such_column")).select_from(Design))
+    with pytest.raises(exc.DBAPIError):
+        read_rows(reader, broken)  # type: ignore[arg-type]
+    # A column without a name (text) is left to SQLAlchemy, on the same transaction.
+    with pytest.raises(exc.DBAPIError):
+        read_rows(reader, Prepared(select(text("no_such_column")).select_from(Design)))  # type: ignore[arg-type]
+    reader.finish(False)
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with db.session(write=False) as session:  # the database still answers
+        assert catalog_repository.design_row(session, split.design["id"]) is not None

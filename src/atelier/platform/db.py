@@ -221,7 +221,10 @@ def make_engine(
             else:
                 # A deferred BEGIN takes no lock and cannot be busy: straight on the driver,
                 # without SQLAlchemy's statement execution around it (a read's cheapest step).
-                conn.connection.driver_connection.execute("BEGIN")
+                # Already in one: a read session's connection taken over by a ``Connection``.
+                driver = conn.connection.driver_connection
+                if not driver.in_transaction:
+                    driver.execute("BEGIN")
 
         return engine
     connect_args: dict[str, Any] = {}

@@ -199,7 +199,9 @@ class Prepared:
         if compiled._bind_processors:
             return None
         names = [column.keyname for column in compiled._result_columns]
-        if not names or not all(n.isidentifier() and not n.startswith("_") for n in names):
+        if not names or not all(
+            isinstance(n, str) and n.isidentifier() and not n.startswith("_") for n in names
+        ):
             return None
         dummy = dict(params)
         for name, size in expanding:
@@ -216,8 +218,10 @@ class Prepared:
         types = tuple(column.type for column in compiled._result_columns)
         return _Plan(state.statement, order, positional, base, expanding, row, types)
 
-    def run(self, connection: Connection, params: dict[str, Any]) -> ReadResult:
-        """The rows of this statement with ``params`` on ``connection`` (in its transaction)."""
+    def run(self, connection: Connection | Any, params: dict[str, Any]) -> ReadResult:
+        """The rows of this statement with ``params`` on ``connection`` (in its transaction):
+        a ``Connection``, or anything with what this uses of one (``dialect``, ``connection``,
+        ``dispatch``, ``invalidate``, ``execute``: a read session's DB-API connection)."""
         dialect = connection.dialect
         plan = self._plan(dialect, params)
         if plan is None:

@@ -7,10 +7,13 @@ whole bare design read (three statements, the JSON) costs ~0.55 M. The hot reads
 any of it: they run prebuilt Core statements through :func:`atelier.platform.rows.read_rows`
 (``session.flush()``, then ``session.connection()``) or Core ``execute``/``scalar``.
 
-A :class:`ReadSession` gives them exactly that: ``connection()`` checks a connection out of the
-engine's pool and begins its transaction at the first read (on SQLite the driver's deferred
-``BEGIN``, so the reads see one snapshot, as in a session); Core ``execute``/``scalar``/
-``scalars`` run on it; ``finish`` commits (or rolls back) and returns it to the pool.
+A :class:`ReadSession` gives them exactly that. A prepared read (``read_connection()``) runs
+on a DB-API connection checked out of the engine's pool, its transaction begun on the driver
+(on SQLite the deferred ``BEGIN``, so the reads see one snapshot, as in a session): not even a
+SQLAlchemy ``Connection`` (its begin, commit and close cost ~0.1 M instructions a request).
+``connection()`` gives a ``Connection`` (taking that DB-API connection over, transaction and
+all) for what needs one: Core ``execute``/``scalar``/``scalars``, a prepared read's fallback.
+``finish`` commits (or rolls back) and returns the connection to the pool.
 
 Anything else — an ORM statement (``select(Model)``, ``session.get``; a SELECT of ORM columns
 is plain SQL and runs on the connection), ``add``, any other
@@ -48,26 +51,43 @@ def _needs_orm(statement: Any) -> bool:
 class ReadSession:
     """See the module doc. Typed as ``Session`` where it is handed to endpoints."""
 
-    __slots__ = ("_connection", "_engine", "_factory", "_orm", "info")
+    __slots__ = ("_connection", "_engine", "_factory", "_orm", "_raw", "info")
 
     def __init__(self, engine: Engine, factory: sessionmaker[Session]) -> None:
         self._engine = engine
         self._factory = factory
+        self._raw: _Raw | None = None
         self._connection: Connection | None = None
         self._orm: Session | None = None
         self.info: dict[Any, Any] = {}
 
     # --- what the hot reads use ------------------------------------------------------------
 
+    def read_connection(self) -> Connection | _Raw:
+        """Where a prepared read runs (``Prepared.run``): the pooled DB-API connection itself
+        while nothing needed more (no ``Connection`` object, its transaction begun on the
+        driver), else the request's ``Connection``."""
+        if self._connection is not None or self._orm is not None:
+            return self.connection()
+        raw = self._raw
+        if raw is None:
+            raw = self._raw = _Raw(self, self._engine)
+        return raw
+
     def connection(self, *args: Any, **kwargs: Any) -> Connection:
-        """The request's connection, in its transaction (begun at the first call)."""
+        """The request's connection, in its transaction (begun at the first call; a
+        connection the prepared reads began on the driver is taken over, transaction and all)."""
         if self._orm is not None:
             return self._orm.connection(*args, **kwargs)
         connection = self._connection
         if connection is None:
-            connection = self._engine.connect()
+            raw, self._raw = self._raw, None
+            if raw is None:
+                connection = self._engine.connect()
+            else:  # the Connection owns the pooled connection from here on
+                connection = Connection(self._engine, connection=raw.connection)
             try:
-                connection.begin()
+                connection.begin()  # on SQLite a no-op on the driver once it is in one
             except BaseException:
                 connection.close()
                 raise
@@ -107,8 +127,10 @@ class ReadSession:
         return self.execute(statement, params, **kwargs).scalars()
 
     def in_transaction(self) -> bool:
-        return self._connection is not None or (
-            self._orm is not None and self._orm.in_transaction()
+        return (
+            self._raw is not None
+            or self._connection is not None
+            or (self._orm is not None and self._orm.in_transaction())
         )
 
     # --- everything else: a real Session on the same transaction ------------------------------
@@ -133,8 +155,11 @@ class ReadSession:
     def finish(self, commit: bool) -> None:
         """Commit (flushing the ORM session first) or roll back, and give the connection back
         to the pool. Always leaves the session closed."""
-        connection, orm = self._connection, self._orm
-        self._connection = self._orm = None
+        raw, connection, orm = self._raw, self._connection, self._orm
+        self._raw = self._connection = self._orm = None
+        if raw is not None:
+            raw.finish(commit)
+            return
         try:
             if orm is not None:
                 try:
@@ -153,3 +178,43 @@ class ReadSession:
         finally:
             if connection is not None:
                 connection.close()  # back to the pool (which rolls back anything left)
+
+
+class _Raw:
+    """What ``Prepared.run`` uses of a ``Connection`` (dialect, the pooled DB-API connection,
+    the engine's ``before_cursor_execute`` listeners, invalidation and the fallback
+    ``execute``), over a connection checked out of the pool with its transaction begun on the
+    driver: on SQLite the deferred ``BEGIN`` the engine's ``begin`` listener issues; psycopg
+    begins by itself at the first statement. Ended with the driver's commit or rollback."""
+
+    __slots__ = ("_owner", "connection", "dialect", "dispatch")
+
+    def __init__(self, owner: ReadSession, engine: Engine) -> None:
+        self._owner = owner
+        self.dialect = engine.dialect
+        self.dispatch = engine.dispatch
+        self.connection = engine.raw_connection()
+        try:
+            if self.dialect.name == "sqlite":
+                self.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+        except BaseException:
+            self.connection.close()
+            raise
+
+    def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+        """A statement a prepared read leaves to SQLAlchemy: on the request's ``Connection``,
+        which takes this connection over."""
+        return self._owner.connection().execute(statement, params)
+
+    def invalidate(self, error: BaseException | None = None) -> None:
+        self.connection.invalidate(error)
+
+    def finish(self, commit: bool) -> None:
+        connection = self.connection
+        try:
+            if commit:
+                connection.commit()
+            else:
+                connection.rollback()
+        finally:
+            connection.close()  # back to the pool (which rolls back anything left)

@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import Label
 from starlette.responses import Response
 
 from atelier.platform.prepared import Prepared, ReadResult
+from atelier.platform.read_session import ReadSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,5 +84,7 @@ def read_rows(session: Session, statement: Executable | Prepared, **params: Any)
     Pending changes are flushed first, so the read sees them as ``session.execute`` would."""
     session.flush()
     if isinstance(statement, Prepared):
+        if isinstance(session, ReadSession):
+            return statement.run(session.read_connection(), params)
         return statement.run(session.connection(), params)
     return session.connection().execute(statement, params)
