@@ -10,14 +10,25 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import column, event, exc, select, table
+from sqlalchemy import (
+    String,
+    TypeDecorator,
+    column,
+    event,
+    exc,
+    literal_column,
+    select,
+    table,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from atelier.catalog import repository as catalog_repository
-from atelier.platform.db import Database
+from atelier.platform.db import Database, JSONType, UTCDateTime
 from atelier.platform.prepared import Prepared
 from atelier.production import repository as production_repository
 from atelier.production import repository_reads
+from atelier.production.repository import RunFilters
 from atelier.tasks import repository as tasks_repository
 from tests.production.read_support import Split, rich_split
 
@@ -82,6 +93,26 @@ def _cases(split: Split) -> list[tuple[str, Prepared, dict[str, Any]]]:
         params = {k: v for k, v in params.items() if k == "partner_id" or k in filters}
         cases.append((f"partner count {filters}", count, params))
         cases.append((f"partner page {filters}", page, {**params, "limit": 10, "offset": 0}))
+    admin_lists = [
+        RunFilters(),
+        RunFilters(statuses=("in_progress", "sent_to_partner", "approved"), include_children=True),
+        RunFilters(partner_id=split.cutter.id, include_children=True, sort="quantity"),
+        RunFilters(parent_run_id=split.parent["id"], descending=False),
+        RunFilters(design_id=split.design["id"], run_type="production", sort="updated_at"),
+    ]
+    for filters in admin_lists:
+        page, count = production_repository._general_statements(
+            production_repository._shape(filters)
+        )
+        params = {
+            name: getattr(filters, name)
+            for name in production_repository._VALUE_FILTERS
+            if getattr(filters, name)
+        }
+        if filters.statuses:
+            params["statuses"] = list(filters.statuses)
+        cases.append((f"admin list count {filters}", count, params))
+        cases.append((f"admin list page {filters}", page, {**params, "limit": 50, "offset": 0}))
     return cases
 
 
@@ -154,3 +185,38 @@ def test_driver_errors_are_sqlalchemy_errors(db: Database) -> None:
     # The pool's connection is still good for the next read.
     with db.session(write=False) as again:
         assert again.connection().exec_driver_sql("SELECT 1").scalar() == 1
+
+
+class _NullToText(TypeDecorator[str]):
+    """A type whose result processor turns NULL into a value."""
+
+    impl = String()
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> str:
+        return "none" if value is None else f"<{value}>"
+
+
+def test_processors_that_do_not_keep_null_still_see_it(session: Session) -> None:
+    """NULL skips only the processors that turn it into NULL; a number in a JSON column (what
+    SQLite's own processor keeps) and NULL JSON come back as SQLAlchemy gives them."""
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    document = "'[1, {\"a\": null}]'" + ("" if sqlite else "::jsonb")
+    statement = select(
+        type_coerce(literal_column("NULL"), _NullToText()).label("empty"),
+        type_coerce(literal_column("'x'"), _NullToText()).label("text"),
+        type_coerce(literal_column("NULL"), JSONType).label("no_json"),
+        type_coerce(literal_column(document), JSONType).label("json"),
+        type_coerce(literal_column("NULL"), UTCDateTime()).label("no_time"),
+    )
+    if sqlite:
+        statement = statement.add_columns(
+            type_coerce(literal_column("5"), JSONType).label("number")
+        )
+    prepared = Prepared(statement)
+    assert prepared._plan(connection.dialect, {}) is not None
+    fast = prepared.run(connection, {}).all()
+    slow = connection.execute(statement).all()
+    assert [tuple(row) for row in fast] == [tuple(row) for row in slow]
+    assert fast[0][:5] == ("none", "<x>", None, [1, {"a": None}], None)

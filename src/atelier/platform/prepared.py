@@ -22,6 +22,8 @@ test) see every statement.
 
 from __future__ import annotations
 
+import json
+import numbers
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
@@ -48,6 +50,12 @@ class ReadResult(Protocol):
     def scalar(self) -> Any: ...
 
     def __iter__(self) -> Iterator[Any]: ...
+
+
+# (index, processor) pairs of a result's columns; :meth:`_Plan.result_processors` gives two:
+# those not called for a NULL, then those called for every value.
+_Pairs = tuple[tuple[int, Callable[[Any], Any]], ...]
+_Processors = tuple[_Pairs, _Pairs]
 
 
 def _bucket(n: int) -> int:
@@ -90,9 +98,9 @@ class _Plan:
         self.expanded = frozenset(name for name, _ in expanding)
         self.row = row
         self.types = types
-        # (index, processor) of the columns that have one; None until known (PostgreSQL's
+        # The columns' processors (see ``result_processors``); None until known (PostgreSQL's
         # depend on the cursor's column types, read at the first execution).
-        self.processors: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
+        self.processors: _Processors | None = None
 
     def parameters(self, params: dict[str, Any]) -> Any:
         values = dict(self.base)
@@ -108,36 +116,79 @@ class _Plan:
             return tuple(values[name] for name in self.order)
         return {name: values[name] for name in self.order}
 
-    def result_processors(
-        self, dialect: Dialect, description: Any
-    ) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
-        found = []
+    def result_processors(self, dialect: Dialect, description: Any) -> _Processors:
+        """The columns' result processors: (those that turn NULL into NULL, the others). A
+        page of runs holds hundreds of NULL timestamps; the first kind is not called for them
+        (what the processor would have returned), the second is called for every value."""
+        skip_null: list[tuple[int, Callable[[Any], Any]]] = []
+        every: list[tuple[int, Callable[[Any], Any]]] = []
         for index, (type_, column) in enumerate(zip(self.types, description, strict=True)):
-            processor = type_._cached_result_processor(dialect, column[1])
+            processor = _sqlite_json(type_, dialect, column[1])
+            if processor is None:
+                processor = type_._cached_result_processor(dialect, column[1])
             if processor is not None:
-                found.append((index, processor))
-        return tuple(found)
+                (skip_null if _keeps_null(processor) else every).append((index, processor))
+        return tuple(skip_null), tuple(every)
+
+
+def _sqlite_json(type_: Any, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's processor of a JSON column on SQLite, in one function: the same steps
+    (``None`` stays ``None``; the dialect's JSON deserializer; a number SQLite gave back
+    as a number is kept) without its two wrapping functions (a page of runs parses hundreds of
+    JSON values). ``None`` for any other type or dialect, or a JSON type of its own."""
+    if dialect.name != "sqlite":
+        return None
+    from sqlalchemy.dialects.sqlite.base import _SQliteJson  # loaded with the dialect
+
+    impl = type_.dialect_impl(dialect)
+    if type(impl) is not _SQliteJson or impl._str_impl.result_processor(dialect, coltype):
+        return None
+    loads = dialect._json_deserializer or json.loads
+
+    def process(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return loads(value)
+        except TypeError:
+            if isinstance(value, numbers.Number):
+                return value
+            raise
+
+    return process
+
+
+def _keeps_null(processor: Callable[[Any], Any]) -> bool:
+    """Whether ``processor`` turns ``None`` into ``None`` (and does not fail on it)."""
+    try:
+        return processor(None) is None
+    except Exception:
+        return False
 
 
 class _Rows:
     """The rows of one prepared read (the part of ``CursorResult`` the reads use)."""
 
-    __slots__ = ("_cursor", "_plan", "_processors")
+    __slots__ = ("_cursor", "_every", "_plan", "_skip_null")
 
-    def __init__(
-        self, cursor: Any, plan: _Plan, processors: tuple[tuple[int, Callable[[Any], Any]], ...]
-    ) -> None:
+    def __init__(self, cursor: Any, plan: _Plan, processors: _Processors) -> None:
         self._cursor = cursor
         self._plan = plan
-        self._processors = processors
+        self._skip_null, self._every = processors
 
     def _make(self, raw: Sequence[Any]) -> Any:
-        if self._processors:
+        # tuple.__new__ as the named tuple's own ``_make`` does, without its length check (the
+        # cursor gives every row the statement's columns).
+        if self._skip_null or self._every:
             values = list(raw)
-            for index, processor in self._processors:
+            for index, processor in self._skip_null:
+                value = values[index]
+                if value is not None:
+                    values[index] = processor(value)
+            for index, processor in self._every:
                 values[index] = processor(values[index])
-            return self._plan.row._make(values)
-        return self._plan.row._make(raw)
+            return tuple.__new__(self._plan.row, values)
+        return tuple.__new__(self._plan.row, raw)
 
     def first(self) -> Any:
         raw = self._cursor.fetchone()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -75,21 +76,26 @@ class RunRow:
     partner_handle: str | None
 
 
-def _conditions(session: Session, filters: RunFilters) -> list[ColumnElement[bool]]:
+# The filters compared with one value each: the parameter name and the run's column.
+_VALUE_FILTERS = ("partner_id", "design_id", "order_id", "run_type", "parent_run_id")
+
+
+def _conditions(
+    session: Session | None, filters: RunFilters, *, bound: bool = False
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of ``filters``. ``bound``: each given filter compared with a bound
+    parameter named like it (``statuses`` an IN list), for a statement built once per shape
+    (no ``q``; see :func:`_general_page`)."""
     conditions: list[ColumnElement[bool]] = []
     if filters.statuses:
-        conditions.append(ProductionRun.status.in_(filters.statuses))
-    if filters.partner_id:
-        conditions.append(ProductionRun.partner_id == filters.partner_id)
-    if filters.design_id:
-        conditions.append(ProductionRun.design_id == filters.design_id)
-    if filters.order_id:
-        conditions.append(ProductionRun.order_id == filters.order_id)
-    if filters.run_type:
-        conditions.append(ProductionRun.run_type == filters.run_type)
-    if filters.parent_run_id:
-        conditions.append(ProductionRun.parent_run_id == filters.parent_run_id)
-    elif not filters.include_children:
+        statuses = bindparam("statuses", expanding=True) if bound else filters.statuses
+        conditions.append(ProductionRun.status.in_(statuses))
+    for name in _VALUE_FILTERS:
+        value = getattr(filters, name)
+        if value:
+            column = getattr(ProductionRun, name)
+            conditions.append(column == (bindparam(name) if bound else value))
+    if not filters.parent_run_id and not filters.include_children:
         selective = filters.partner_id or filters.design_id or filters.order_id or filters.q
         # With a selective filter, keep "top-level only" out of the index choice: otherwise
         # SQLite walks the (parent_run_id, created_at) index over every top-level run instead
@@ -100,6 +106,7 @@ def _conditions(session: Session, filters: RunFilters) -> list[ColumnElement[boo
             else ProductionRun.parent_run_id.is_(None)
         )
     if filters.q:
+        assert session is not None and not bound
         conditions.append(search.search_condition(session, filters.q))
     return conditions
 
@@ -148,17 +155,71 @@ def list_page(
             limit=limit,
             offset=offset,
         )
+    if not filters.q:
+        return _general_page(session, filters, limit=limit, offset=offset)
     conditions = _conditions(session, filters)
-    columns = list(search.LIST_COLUMNS)
-    if filters.q:
-        columns.append(func.count().over().label(search.TOTAL))
+    columns = [*search.LIST_COLUMNS, func.count().over().label(search.TOTAL)]
     stmt = search.joined(select(*columns).select_from(ProductionRun)).where(*conditions)
     stmt = _ordered(stmt, filters).limit(limit).offset(offset)
     count = select(func.count()).select_from(ProductionRun).where(*conditions)
-    if filters.q:
-        return search.with_total(session, stmt, count, offset)
-    rows = [dict(row) for row in session.execute(stmt).mappings()]
-    return rows, int(session.scalar(count) or 0)
+    return search.with_total(session, stmt, count, offset)
+
+
+def _shape(filters: RunFilters) -> RunFilters:
+    """``filters`` without their values (which filters are given, the sort): the key of the
+    statements :func:`_general_statements` builds once."""
+
+    def given(value: str | None) -> str | None:
+        return "?" if value else None
+
+    return RunFilters(
+        statuses=("?",) if filters.statuses else (),
+        partner_id=given(filters.partner_id),
+        design_id=given(filters.design_id),
+        order_id=given(filters.order_id),
+        run_type=given(filters.run_type),
+        parent_run_id=given(filters.parent_run_id),
+        include_children=filters.include_children,
+        sort=filters.sort,
+        descending=filters.descending,
+    )
+
+
+@functools.cache
+def _general_statements(shape: RunFilters) -> tuple[Prepared, Prepared]:
+    """The (page, count) statements of the list without ``q`` for one shape of filters (see
+    :func:`_shape`), each filter a bound parameter: built and compiled once, then run
+    straight on the cursor (``Prepared``) with the request's values."""
+    conditions = _conditions(None, shape, bound=True)
+    page = search.joined(select(*search.LIST_COLUMNS).select_from(ProductionRun))
+    page = _ordered(page.where(*conditions), shape)
+    page = page.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+    count = select(func.count().label("n")).select_from(ProductionRun).where(*conditions)
+    return Prepared(page), Prepared(count)
+
+
+_LIST_NAMES = tuple(column.name for column in search.LIST_COLUMNS)
+
+
+def _general_page(
+    session: Session, filters: RunFilters, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The list without ``q``: the page's rows as ``ProductionRunRow`` dicts and the total, two
+    prebuilt statements (the SQL, parameters aside, is what SQLAlchemy renders for the same
+    filters)."""
+    page, count = _general_statements(_shape(filters))
+    params: dict[str, Any] = {
+        name: getattr(filters, name) for name in _VALUE_FILTERS if getattr(filters, name)
+    }
+    if filters.statuses:
+        params["statuses"] = list(filters.statuses)
+    names = _LIST_NAMES
+    rows = [
+        dict(zip(names, row, strict=True))
+        for row in read_rows(session, page, limit=limit, offset=offset, **params).all()
+    ]
+    total = read_rows(session, count, **params).scalar()
+    return rows, int(total or 0)
 
 
 def _plain_search(filters: RunFilters) -> str | None:

@@ -91,13 +91,23 @@ def _partner_page(filters: tuple[str, ...]) -> tuple[Prepared, Prepared]:
         column == bindparam(name) for name, column in _PARTNER_FILTERS if name in filters
     ]
     count = select(func.count(ProductionRun.id)).where(*conditions)
-    page = (
-        select(*RUN_SHAPE.columns, Design.name, Design.thumbnail_url)
-        .join(Design, Design.id == ProductionRun.design_id)
+    # The page's (id, created_at) first, sorted and cut on the covering partner index; then
+    # only its runs are read whole (sorting the partner's every run with all its columns
+    # cost ~1.4x as much on the 100k-run dataset).
+    keys = (
+        select(ProductionRun.id, ProductionRun.created_at)
         .where(*conditions)
         .order_by(ProductionRun.created_at.desc(), ProductionRun.id.desc())
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
+        .subquery("page")
+    )
+    page = (
+        select(*RUN_SHAPE.columns, Design.name, Design.thumbnail_url)
+        .select_from(keys)
+        .join(ProductionRun, ProductionRun.id == keys.c.id)
+        .join(Design, Design.id == ProductionRun.design_id)
+        .order_by(keys.c.created_at.desc(), keys.c.id.desc())
     )
     return Prepared(count), Prepared(page)
 
