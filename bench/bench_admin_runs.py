@@ -70,9 +70,30 @@ DATETIME_COLUMNS = {
     "gate_deadline_at",
     "overdue_at",
     "last_reminder_at",
+    "held_at",
     "created_at",
     "updated_at",
 }
+
+
+# Every column of ``ProductionRunRead`` in its field order: what the app's list selects and shows.
+RUN_COLUMNS = (
+    "id, status, run_type, quantity, role, parent_run_id, design_id, partner_id,"
+    " previous_partner_id, order_id, order_line_item_id, product_id, variant_id,"
+    " depends_on_run_ids, sequence, snapshot, captured_at, accepted_at, started_at, finished_at,"
+    " completed_at, cancelled_at, cancelled_reason, finish_notes, completion_notes,"
+    " produced_quantity, rejected_quantity, rejection_reason, rejection_notes, last_progress_at,"
+    " last_activity_at, dispatch_state, dispatch_started_at, dispatch_completed_at,"
+    " dispatch_template_names, dispatch_template_ids, dispatched_template_ids,"
+    " partner_cost_estimate, cost_type, current_gate, gate_deadline_at, overdue_gate, overdue_at,"
+    " last_reminder_at, reminder_counts, on_hold, hold_reason, held_at, metadata, created_at,"
+    " updated_at"
+)
+# The same, prefixed with the runs' alias ``r``, and the names the admin list shows after them.
+_LIST_COLUMNS = (
+    ", ".join(f"r.{name.strip()}" for name in RUN_COLUMNS.split(","))
+    + ", d.name AS design_name, p.name AS partner_name, p.handle AS partner_handle"
+)
 
 
 def make_seed(total: int) -> Any:
@@ -180,7 +201,9 @@ def _where(conn: Any, name: str, ids: dict[str, Any]) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-def _row(raw: dict[str, Any]) -> dict[str, Any]:
+def run_json(raw: dict[str, Any]) -> dict[str, Any]:
+    """A run's row as the API shows it: JSON columns parsed, timestamps as ISO strings, money
+    as a string, ``on_hold`` a boolean (SQLite returns 0/1)."""
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key in JSON_COLUMNS:
@@ -189,6 +212,8 @@ def _row(raw: dict[str, Any]) -> dict[str, Any]:
             out[key] = iso_datetime(value)
         elif key == "partner_cost_estimate":
             out[key] = None if value is None else str(Decimal(str(value)))
+        elif key == "on_hold":
+            out[key] = None if value is None else bool(value)
         else:
             out[key] = value
     return out
@@ -207,7 +232,7 @@ _SEARCH = (
     " AND r.design_id NOT IN (SELECT id FROM named_designs) AND {where}),"
     " page AS (SELECT id, created_at FROM (SELECT * FROM by_design UNION ALL"
     " SELECT * FROM by_partner) m ORDER BY created_at DESC, id DESC LIMIT {limit})"
-    " SELECT r.*, d.name AS design_name, p.name AS partner_name, p.handle AS partner_handle,"
+    f" SELECT {_LIST_COLUMNS},"
     " (SELECT count(*) FROM by_design) + (SELECT count(*) FROM by_partner) AS total_count"
     " FROM page JOIN production_runs r ON r.id = page.id"
     " JOIN designs d ON d.id = r.design_id LEFT JOIN partners p ON p.id = r.partner_id"
@@ -249,8 +274,7 @@ def bare_list(conn: Any, ids: dict[str, Any]) -> dict[str, Any]:
         where, params = _where(conn, ids["scenario"], ids)
         rows = sql_rows(
             conn,
-            "SELECT r.*, d.name AS design_name, p.name AS partner_name,"
-            " p.handle AS partner_handle FROM production_runs r"
+            f"SELECT {_LIST_COLUMNS} FROM production_runs r"
             " JOIN designs d ON d.id = r.design_id LEFT JOIN partners p ON p.id = r.partner_id"
             f" WHERE {where} ORDER BY r.created_at DESC, r.id DESC LIMIT {LIMIT} OFFSET 0",
             params,
@@ -260,7 +284,7 @@ def bare_list(conn: Any, ids: dict[str, Any]) -> dict[str, Any]:
         )
         count = total["n"]
     return {
-        "production_runs": [_row(r) for r in rows],
+        "production_runs": [run_json(r) for r in rows],
         "count": count,
         "limit": LIMIT,
         "offset": 0,

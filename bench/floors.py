@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.bench_admin_runs import bare_list
-from bench.common import is_sqlite, iso_datetime, sql_rows
+from bench.bench_admin_runs import RUN_COLUMNS, bare_list, run_json
+from bench.common import is_sqlite, sql_rows
 
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
 PARTNER_LIST_LIMIT = 50
@@ -44,23 +44,28 @@ def _principal(conn: Any, user_id: str, partner_id: str) -> None:
     sql_rows(conn, "SELECT * FROM partners WHERE id = ?", [partner_id])
 
 
+# The page's ids cut on the covering partner index, then its runs read whole (as the app).
+_PARTNER_PAGE = (
+    "SELECT "
+    + ", ".join(f"r.{name.strip()}" for name in RUN_COLUMNS.split(","))
+    + ", d.name AS design_name, d.thumbnail_url AS design_thumbnail_url"
+    " FROM (SELECT id, created_at FROM production_runs WHERE partner_id = ?"
+    f" ORDER BY created_at DESC, id DESC LIMIT {PARTNER_LIST_LIMIT} OFFSET 0) page"
+    " JOIN production_runs r ON r.id = page.id JOIN designs d ON d.id = r.design_id"
+    " ORDER BY page.created_at DESC, page.id DESC"
+)
+
+
 def partner_runs(conn: Any, ids: dict[str, Any]) -> Any:
-    """The partner's runs newest first with design name and thumbnail, the count, and each
-    run's task progress (three statements, like the app)."""
+    """The partner's runs newest first, every field the app shows (``ProductionRunRead``) with
+    design name and thumbnail, the count, and each run's task progress (three statements, like
+    the app; the same JSON body)."""
     partner = ids["partner_id"]
     _principal(conn, ids["partner_user_id"], partner)
     [count] = sql_rows(
         conn, "SELECT count(*) AS n FROM production_runs WHERE partner_id = ?", [partner]
     )
-    rows = sql_rows(
-        conn,
-        "SELECT r.id, r.status, r.run_type, r.quantity, r.role, r.design_id, r.created_at,"
-        " r.updated_at, r.accepted_at, r.started_at, d.name AS design_name,"
-        " d.thumbnail_url AS design_thumbnail_url"
-        " FROM production_runs r JOIN designs d ON d.id = r.design_id WHERE r.partner_id = ?"
-        f" ORDER BY r.created_at DESC, r.id DESC LIMIT {PARTNER_LIST_LIMIT}",
-        [partner],
-    )
+    rows = sql_rows(conn, _PARTNER_PAGE, [partner])
     run_ids = [row["id"] for row in rows]
     progress: dict[str, tuple[int, int]] = {}
     if run_ids:
@@ -74,12 +79,21 @@ def partner_runs(conn: Any, ids: dict[str, Any]) -> Any:
             sorted(run_ids),
         ):
             progress[p["id"]] = (int(p["done"] or 0), int(p["total"]))
-    for row in rows:
-        for key in ("created_at", "updated_at", "accepted_at", "started_at"):
-            row[key] = iso_datetime(row[key])
+    out = []
+    for raw in rows:
+        name, thumbnail = raw.pop("design_name"), raw.pop("design_thumbnail_url")
+        row = run_json(raw)
+        row["design"] = {"id": row["design_id"], "name": name, "thumbnail_url": thumbnail}
         done, total = progress.get(row["id"], (0, 0))
-        row["progress"] = {"completed": done, "total": total}
-    return {"production_runs": rows, "count": count["n"], "limit": PARTNER_LIST_LIMIT}
+        percent = round(100 * done / total) if total else 0
+        row["progress"] = {"completed": done, "total": total, "percent": percent}
+        out.append(row)
+    return {
+        "production_runs": out,
+        "count": count["n"],
+        "limit": PARTNER_LIST_LIMIT,
+        "offset": 0,
+    }
 
 
 # --- writes ------------------------------------------------------------------------------------
