@@ -47,6 +47,7 @@ ADMIN_EMAIL = "bench@atelier.local"
 ADMIN_PASSWORD = "bench-password-123"
 ENV_KEY_SEED = "ATELIER_BENCH_SEED"
 ENV_KEY_BARE = "ATELIER_BENCH_BARE"
+ENV_KEY_FLOOR_INLINE = "ATELIER_BENCH_FLOOR_INLINE"
 
 Seed = Callable[[Session], dict[str, Any]]
 BareHandler = Callable[[Any, dict[str, Any]], Any]
@@ -151,7 +152,8 @@ def bare_app() -> Any:
     ``{name: "module:function"}`` (served at ``/bare/<name>``, any method). No framework, ORM,
     auth or validation. The handler runs in a worker thread, each thread with its own raw
     DB-API connection; ``ATELIER_BENCH_FLOOR_THREADS`` caps the threads (default: anyio's 40,
-    like FastAPI's sync endpoints; 1 is the floor's best model on SQLite)."""
+    like FastAPI's sync endpoints; 1 is the floor's best model on SQLite). On SQLite the
+    handlers named in ``ATELIER_BENCH_FLOOR_INLINE`` (a JSON list) run on the event loop."""
     import threading
 
     import anyio
@@ -168,6 +170,13 @@ def bare_app() -> Any:
     ids = json.loads(Path(seed[1:]).read_text() if seed.startswith("@") else seed)
     url = os.environ["ATELIER_DATABASE_URL"]
     threads = os.environ.get("ATELIER_BENCH_FLOOR_THREADS")
+    # Handlers of bounded reads, run on the event loop on SQLite (as the app runs them, see
+    # ``platform.hotpath.bounded_read``): the floor's best model for them there.
+    inline = (
+        {f"/bare/{name}" for name in json.loads(os.environ.get(ENV_KEY_FLOOR_INLINE, "[]"))}
+        if url.startswith("sqlite")
+        else set()
+    )
     limiter: list[Any] = []
     local = threading.local()
 
@@ -197,9 +206,12 @@ def bare_app() -> Any:
         while more:  # read (and drop) the request body
             message = await receive()
             more = message.get("more_body", False)
-        body = await anyio.to_thread.run_sync(
-            work, handler, limiter=limiter[0] if limiter else None
-        )
+        if scope["path"] in inline:
+            body = work(handler)
+        else:
+            body = await anyio.to_thread.run_sync(
+                work, handler, limiter=limiter[0] if limiter else None
+            )
         await send(
             {
                 "type": "http.response.start",

@@ -32,6 +32,7 @@ from bench.bench_admin_runs import scenario_query
 from bench.bench_partner_run_detail import partner_headers
 from bench.common import (
     ENV_KEY_BARE,
+    ENV_KEY_FLOOR_INLINE,
     ENV_KEY_SEED,
     ROOT,
     WrkResult,
@@ -57,6 +58,8 @@ class Read:
     path: Callable[[dict[str, Any]], str]
     caller: str  # "admin" or "partner"
     floor: str  # module:function of the bare handler
+    # A bounded read (``@bounded_read`` in the app): on SQLite both sides run it on the loop.
+    bounded: bool = False
 
 
 def _list_path(kind: str) -> Callable[[dict[str, Any]], str]:
@@ -75,12 +78,14 @@ READS = [
         lambda ids: f"/partners/production-runs/{ids['run_id']}",
         "partner",
         "bench.bench_partner_run_detail:bare_detail",
+        bounded=True,
     ),
     Read(
         "design detail",
         lambda ids: f"/admin/designs/{ids['design_id']}",
         "admin",
         "bench.bench_design_read:bare_read",
+        bounded=True,
     ),
     Read("admin list default", _list_path("default"), "admin", "bench.floors:list_default"),
     Read("admin list filtered", _list_path("filters"), "admin", "bench.floors:list_filtered"),
@@ -250,6 +255,9 @@ class Suite:
             ENV_KEY_SEED: "@" + self.script("ids.json", json.dumps(ids)),
             ENV_KEY_BARE: json.dumps(routes),
             "ATELIER_BENCH_FLOOR_THREADS": "1",
+            ENV_KEY_FLOOR_INLINE: json.dumps(
+                [f"r{i}" for i, read in enumerate(READS) if read.bounded]
+            ),
         }
         with uvicorn_server(
             "bench.common:bare_app", env, ready_path="/bare/r0", workers=self.args.workers
