@@ -72,6 +72,16 @@ class Task(TimestampMixin, Base):
             sqlite_where=text("parent_task_id IS NOT NULL"),
             postgresql_where=text("parent_task_id IS NOT NULL"),
         ),
+        # The runs lists' task progress (top-level tasks of a page of runs). Partial, so its
+        # estimate holds without planner statistics: on a bulk-loaded PostgreSQL database never
+        # analysed, ix_tasks_run_status looked costlier than scanning every task.
+        Index(
+            "ix_tasks_run_top_level",
+            "production_run_id",
+            "status",
+            sqlite_where=text("parent_task_id IS NULL"),
+            postgresql_where=text("parent_task_id IS NULL"),
+        ),
     )
 
     id: Mapped[str] = id_column("task")
