@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     create_engine,
     event,
+    exc,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -227,19 +229,73 @@ def make_engine(
                     driver.execute("BEGIN")
 
         return engine
-    connect_args: dict[str, Any] = {}
+    connect_args: dict[str, Any] = dict(PG_KEEPALIVES)
     if lock_timeout is not None:
         connect_args["options"] = f"-c lock_timeout={int(lock_timeout * 1000)}"
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=OVERFLOW_FACTOR * pool_size,
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
+        pool_recycle=PG_POOL_RECYCLE,
         json_deserializer=load_json,
         connect_args=connect_args,
     )
+
+    @event.listens_for(engine, "checkout")
+    def _pg_check(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if not pg_connection_alive(dbapi_conn):
+            # The pool replaces this connection with a fresh one and checks that out.
+            raise exc.DisconnectionError("the server closed the pooled connection")
+
+    return engine
+
+
+# PostgreSQL pooled connections: TCP keepalives so a peer that vanished without closing the
+# connection (a dropped NAT entry, a host gone) makes the idle socket fail within about a
+# minute, which the checkout check sees; and no connection older than an hour is reused.
+PG_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+PG_POOL_RECYCLE = 3600
+
+
+def pg_connection_alive(dbapi_conn: Any) -> bool:
+    """Whether a pooled psycopg connection is still usable, without a round trip.
+
+    SQLAlchemy's ``pool_pre_ping`` sends a ping (an empty statement with psycopg) at every
+    checkout: a round trip per request, beside a hot read's BEGIN, its statements and COMMIT
+    (the design detail's seven round trips become six). An idle
+    connection's socket has nothing to read unless the server closed it (restart,
+    ``pg_terminate_backend``, an idle timeout: a FATAL message, then EOF), keepalives gave up
+    on the peer (an error) or it sent a notice or notification. So: poll the socket with no
+    wait; while there is something, let libpq read it (a closed connection's EOF makes libpq
+    fail), and the connection is alive when libpq still says so. A connection broken some
+    other way fails its first statement, which invalidates the pool (``Prepared.run`` and
+    SQLAlchemy both check for a disconnect).
+    """
+    from psycopg import Error, pq
+
+    if dbapi_conn.closed or dbapi_conn.broken:
+        return False
+    pgconn = dbapi_conn.pgconn
+    try:
+        poller = select.poll()
+        poller.register(pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+        # A closed connection's FATAL message and its EOF may take two reads to get through.
+        for _ in range(4):
+            if not poller.poll(0):
+                break
+            pgconn.consume_input()
+        else:
+            return False  # still more to read: not an idle connection anyway
+    except (Error, OSError, ValueError):  # libpq or the socket failed: the connection is gone
+        return False
+    return bool(pgconn.status == pq.ConnStatus.OK)
 
 
 # Connections the write admission leaves to sessions opened outside requests (the embedded
