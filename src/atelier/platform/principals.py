@@ -31,6 +31,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from atelier.platform.models import PrincipalEpoch
+from atelier.platform.prepared import Prepared
+from atelier.platform.rows import read_rows
 
 # Accounts kept per process before the cache starts afresh.
 CACHE_LIMIT = 10_000
@@ -43,11 +45,14 @@ class _Entry:
     account: Any
 
 
+# Prebuilt and run on the DB-API cursor (``platform.prepared``): on PostgreSQL this read is
+# every request's first statement, and SQLAlchemy's execute path cost more than the read.
+_EPOCH = Prepared(select(PrincipalEpoch.epoch).where(PrincipalEpoch.id == _EPOCH_ID))
+
+
 def read_epoch(session: Session) -> int:
     """The principal epoch as ``session`` sees it (0 before the first bump)."""
-    value = session.execute(
-        select(PrincipalEpoch.epoch).where(PrincipalEpoch.id == _EPOCH_ID)
-    ).scalar()
+    value = read_rows(session, _EPOCH).scalar()
     return int(value or 0)
 
 
