@@ -254,7 +254,9 @@ class Suite:
             "ATELIER_DATABASE_URL": url,
             ENV_KEY_SEED: "@" + self.script("ids.json", json.dumps(ids)),
             ENV_KEY_BARE: json.dumps(routes),
-            "ATELIER_BENCH_FLOOR_THREADS": "1",
+            # SQLite: the app's own default (2): the lists' SQL runs on both cores (SQLite lets
+            # go of the GIL), the bounded reads run on the loop anyway. PostgreSQL: one thread.
+            "ATELIER_BENCH_FLOOR_THREADS": "2" if url.startswith("sqlite") else "1",
             ENV_KEY_FLOOR_INLINE: json.dumps(
                 [f"r{i}" for i, read in enumerate(READS) if read.bounded]
             ),

@@ -239,9 +239,14 @@ def make_engine(
         max_overflow=OVERFLOW_FACTOR * pool_size,
         pool_timeout=pool_timeout,
         pool_recycle=PG_POOL_RECYCLE,
+        # Without poll() (Windows) the socket cannot be checked: the ping at checkout instead.
+        pool_pre_ping=not _CAN_POLL,
         json_deserializer=load_json,
         connect_args=connect_args,
     )
+
+    if not _CAN_POLL:
+        return engine
 
     @event.listens_for(engine, "checkout")
     def _pg_check(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
@@ -262,6 +267,7 @@ PG_KEEPALIVES = {
     "keepalives_count": 3,
 }
 PG_POOL_RECYCLE = 3600
+_CAN_POLL = hasattr(select, "poll")
 
 
 def pg_connection_alive(dbapi_conn: Any) -> bool:
