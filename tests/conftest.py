@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 import atelier.models  # noqa: F401  (registers every table)
 from atelier.app import create_app
@@ -99,6 +100,17 @@ def db(database_url: str) -> Iterator[Database]:
         _truncate_all(database)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    """A session on the test database, rolled back and closed after the test."""
+    session = db.new_session()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
 
 
 @pytest.fixture(autouse=True)

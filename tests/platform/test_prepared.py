@@ -4,7 +4,6 @@ and every prepared statement of the app runs on the cursor, not through the fall
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,16 +35,6 @@ from tests.production.read_support import Split, rich_split
 @pytest.fixture
 def split(admin: TestClient, client: TestClient, app: FastAPI) -> Split:
     return rich_split(admin, client, app)
-
-
-@pytest.fixture
-def session(db: Database) -> Iterator[Session]:
-    session = db.new_session()
-    try:
-        yield session
-    finally:
-        session.rollback()
-        session.close()
 
 
 def _cases(split: Split) -> list[tuple[str, Prepared, dict[str, Any]]]:

@@ -9,7 +9,6 @@ order, as the plain join, for every filter and page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -54,16 +53,6 @@ def split(admin: TestClient, client: TestClient, app: FastAPI) -> Split:
     cancelled = create_run(admin, design_id=split.design["id"], partner_id=split.tailor.id)
     post_ok(admin, f"/admin/production-runs/{cancelled['id']}/cancel", {"reason": "duplicate"})
     return split
-
-
-@pytest.fixture
-def session(db: Database) -> Iterator[Session]:
-    session = db.new_session()
-    try:
-        yield session
-    finally:
-        session.rollback()
-        session.close()
 
 
 def _through_sqlalchemy(

@@ -164,6 +164,23 @@ def read_params(
             values[param.name] = value
 
 
+def _read(
+    fields: Sequence[Any],
+    analysed: tuple[_Param, ...] | None,
+    received: Any,
+    values: dict[str, Any],
+    errors: list[Any],
+) -> None:
+    """One node's path or query parameters into ``values`` and ``errors``: analysed ones with
+    :func:`read_params`, the others with FastAPI's own reader."""
+    if analysed is not None:
+        read_params(analysed, received, values, errors)
+        return
+    found, found_errors = request_params_to_args(fields, received)
+    values.update(found)
+    errors.extend(found_errors)
+
+
 @dataclass(frozen=True, slots=True)
 class _Node:
     """One dependency (or the endpoint itself, as the root) of a hot route."""
@@ -296,23 +313,9 @@ class HotRoute:
         errors = solved.errors
         before = len(errors)
         if node.path_fields:
-            if node.path_params is not None:
-                read_params(node.path_params, request.path_params, values, errors)
-            else:
-                path_values, path_errors = request_params_to_args(
-                    node.path_fields, request.path_params
-                )
-                values.update(path_values)
-                errors.extend(path_errors)
+            _read(node.path_fields, node.path_params, request.path_params, values, errors)
         if node.query_fields:
-            if node.query_params is not None:
-                read_params(node.query_params, request.query_params, values, errors)
-            else:
-                query_values, query_errors = request_params_to_args(
-                    node.query_fields, request.query_params
-                )
-                values.update(query_values)
-                errors.extend(query_errors)
+            _read(node.query_fields, node.query_params, request.query_params, values, errors)
         return values, ok and len(errors) == before
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
