@@ -107,7 +107,10 @@ def walk(page: Page, live: LiveServer, w: Workshop, words: dict[str, str], lang:
     expect(page.locator("#photos .gallery img")).to_have_count(1)
     thumb = page.locator("#photos .gallery img").first
     assert "/media/thumbs/192/" in (thumb.get_attribute("src") or "")
-    assert thumb.evaluate("img => img.complete && img.naturalWidth > 0")
+    # The thumbnail loads (it may still be on its way when the element appears).
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+    )
     page.locator("textarea[name=body]").first.fill(words["comment"])
     page.get_by_role("button", name=words["send"]).first.click()
     expect(page.locator(".comments")).to_contain_text(words["comment"])
