@@ -225,3 +225,15 @@ def test_a_failed_prepared_read_still_ends_the_transaction(db: Database, split: 
     assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     with db.session(write=False) as session:  # the database still answers
         assert catalog_repository.design_row(session, split.design["id"]) is not None
+
+
+def test_an_invalidated_connection_is_only_given_back(db: Database, split: Split) -> None:
+    """After a disconnect (the prepared read invalidates the connection), ending the request
+    raises nothing more and the pool replaces the connection."""
+    reader = ReadSession(db.engine, db.session_factory)
+    assert catalog_repository.design_row(reader, split.design["id"]) is not None  # type: ignore[arg-type]
+    reader.read_connection().invalidate(RuntimeError("the server went away"))
+    reader.finish(False)
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with db.session(write=False) as session:  # a fresh connection answers
+        assert catalog_repository.design_row(session, split.design["id"]) is not None

@@ -184,8 +184,9 @@ class _Raw:
     """What ``Prepared.run`` uses of a ``Connection`` (dialect, the pooled DB-API connection,
     the engine's ``before_cursor_execute`` listeners, invalidation and the fallback
     ``execute``), over a connection checked out of the pool with its transaction begun on the
-    driver: on SQLite the deferred ``BEGIN`` the engine's ``begin`` listener issues; psycopg
-    begins by itself at the first statement. Ended with the driver's commit or rollback."""
+    driver: on SQLite a deferred ``BEGIN`` (as the engine's ``begin`` listener issues it);
+    psycopg begins by itself at the first statement. Ended with the driver's commit or
+    rollback; an invalidated connection (a disconnect) is only given back."""
 
     __slots__ = ("_owner", "connection", "dialect", "dispatch")
 
@@ -212,6 +213,8 @@ class _Raw:
     def finish(self, commit: bool) -> None:
         connection = self.connection
         try:
+            if not connection.is_valid:
+                return  # invalidated by a disconnect: nothing to end (the pool replaces it)
             if commit:
                 connection.commit()
             else:
