@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, TypeVar, cast
 
 import anyio.to_thread
@@ -59,14 +60,29 @@ def _finish(session: Session, commit: bool) -> None:
 
 
 @asynccontextmanager
-async def request_session(request: Request, *, write: bool) -> AsyncIterator[Session]:
+async def request_session(
+    request: Request, *, write: bool, hot_read: bool = False
+) -> AsyncIterator[Session]:
+    """The request's session: admitted (a writer or a reader), committed or rolled back and
+    closed before the response is sent. ``hot_read``: a hot GET route's read session
+    (``platform.read_session``: one pooled connection, no ORM unit of work unless the
+    endpoint asks for the ORM)."""
     db: Database = request.app.state.db
     # Waits on the event loop (no thread, no connection) until the database can take it.
     ticket = await db.admission.admit(write=write)
     try:
-        session = db.new_session(write=write)  # no I/O: BEGIN happens at the first statement
+        # No I/O here: BEGIN happens at the first statement.
+        session: Session
+        finish: Callable[[bool], None]
+        reader: ReadSession | None = None
+        if hot_read:
+            reader = ReadSession(db.engine, db.session_factory)
+            session, finish = cast(Session, reader), reader.finish
+        else:
+            session = db.new_session(write=write)
+            session.info[_READ_BIND] = db.engine
+            finish = partial(_finish, session)
         session.info[_TICKET] = ticket
-        session.info[_READ_BIND] = db.engine
         commit = False
         try:
             yield session
@@ -77,42 +93,17 @@ async def request_session(request: Request, *, write: bool) -> AsyncIterator[Ses
                 # SQLite the write lock) behind. Like FastAPI's own dependency exits, this
                 # call does not wait for worker-thread capacity.
                 with CancelScope(shield=True):
-                    if db.is_sqlite and not write:
+                    if (
+                        db.is_sqlite
+                        and not write
+                        and not (reader is not None and reader.needs_thread)
+                    ):
                         # Ending a SQLite WAL read transaction waits for nothing: no hop.
-                        _finish(session, commit)
+                        finish(commit)
                     else:
-                        await anyio.to_thread.run_sync(
-                            _finish, session, commit, limiter=CapacityLimiter(1)
-                        )
+                        await anyio.to_thread.run_sync(finish, commit, limiter=CapacityLimiter(1))
             else:
                 session.close()  # never touched the database: nothing to do off the loop
-    finally:
-        ticket.release()
-
-
-@asynccontextmanager
-async def read_session(request: Request) -> AsyncIterator[Session]:
-    """A hot GET route's session (``platform.read_session``): admitted as a reader like
-    :func:`request_session`, with one pooled connection and no ORM unit of work unless the
-    endpoint asks for the ORM."""
-    db: Database = request.app.state.db
-    ticket = await db.admission.admit(write=False)
-    try:
-        session = ReadSession(db.engine, db.session_factory)
-        session.info[_TICKET] = ticket
-        commit = False
-        try:
-            yield cast(Session, session)
-            commit = True
-        finally:
-            if session.in_transaction():
-                with CancelScope(shield=True):  # as in request_session
-                    if db.is_sqlite and not session.needs_thread:
-                        session.finish(commit)  # a WAL read transaction ends at once
-                    else:
-                        await anyio.to_thread.run_sync(
-                            session.finish, commit, limiter=CapacityLimiter(1)
-                        )
     finally:
         ticket.release()
 

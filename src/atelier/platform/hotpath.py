@@ -296,11 +296,8 @@ class HotRoute:
                 if sub.kind == _SESSION or sub.kind == _WRITE_SESSION:
                     # A hot route is GET-only: ``get_session`` admits it as a reader, here
                     # with a read session (no ORM unit of work unless the endpoint uses it).
-                    cm = (
-                        deps.request_session(request, write=True)
-                        if sub.kind == _WRITE_SESSION
-                        else deps.read_session(request)
-                    )
+                    write = sub.kind == _WRITE_SESSION
+                    cm = deps.request_session(request, write=write, hot_read=not write)
                     value = await cm.__aenter__()
                     solved.session_cm = cm
                 else:

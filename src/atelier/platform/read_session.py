@@ -147,6 +147,10 @@ class ReadSession:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.orm(), name)
 
+    def close(self) -> None:
+        """Roll back whatever is open and give the connection back (as ``Session.close``)."""
+        self.finish(False)
+
     @property
     def needs_thread(self) -> bool:
         """Finishing may write (the ORM session has state to flush): not on the event loop."""
