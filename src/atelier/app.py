@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from atelier import __version__
 from atelier.partners.service import partner_account
 from atelier.platform.accounts import use_partner_accounts
 from atelier.platform.db import Database
+from atelier.platform.hotlane import hot_lane
 from atelier.platform.http import install_error_handlers
 from atelier.platform.logging import install_access_log_redaction
 from atelier.platform.metrics import HttpMetrics
@@ -105,6 +107,16 @@ def load_operations() -> None:
         importlib.import_module(name)
 
 
+class AtelierApp(FastAPI):
+    """FastAPI with the hot lane (``platform.hotlane``) in front of its middleware stack."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        lane = hot_lane(stack, getattr(self.state, "route_index", None))
+        self.state.hot_lane = lane
+        return stack if lane is None else lane
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -156,7 +168,7 @@ def create_app(
             if background is not None:
                 background.stop()
 
-    app = FastAPI(
+    app = AtelierApp(
         title="Atelier",
         version=__version__,
         description="Production runs for a garment brand and its partner workshops.",

@@ -108,7 +108,7 @@ class HttpMetrics:
             await self.app(scope, receive, send_and_note_status)
         finally:
             HTTP_IN_PROGRESS.dec()
-            self._observe(scope, status, time.perf_counter() - started)
+            self.observe(scope, status, time.perf_counter() - started)
 
     def route_template(self, scope: Scope) -> str:
         """The matched route's path template (``/admin/outbox/events/{event_id}``), never the
@@ -129,7 +129,8 @@ class HttpMetrics:
                 return documented
         return UNMATCHED
 
-    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count one answered request and its duration (also used by ``platform.hotlane``)."""
         method = scope.get("method", "GET")
         key = (method if method in _METHODS else "other", self.route_template(scope), str(status))
         children = self._children.get(key)

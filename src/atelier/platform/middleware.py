@@ -43,7 +43,7 @@ class UnhandledErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
+        request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         started = False
 
@@ -57,46 +57,51 @@ class UnhandledErrors:
         try:
             await self.app(scope, receive, tagged_send)
         except Exception as exc:
-            route = getattr(scope.get("route"), "path", None) or "(unrouted)"
-            log.exception(
-                "unhandled error on %s %s",
-                scope.get("method", ""),
-                scope.get("path", ""),
-                extra={"request_id": request_id, "route": route},
-            )
-            if started:
-                # Half a response is out; nothing more can be said on this connection (the
-                # server closes it when the app returns without completing the response).
-                return
-            await self._answer(scope, receive, tagged_send, exc, request_id)
-
-    async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, exc: Exception, request_id: str
-    ) -> None:
-        """The app's handler for ``Exception`` answers (it must not log again); without one,
-        or when it fails too, a bare 500 problem+json."""
-        app = scope.get("app")
-        handler = getattr(app, "exception_handlers", {}).get(Exception)
-        if handler is not None:
-            try:
-                response = handler(Request(scope, receive), exc)
-                if inspect.isawaitable(response):
-                    response = await response
-                await response(scope, receive, send)
-                return
-            except Exception:
-                log.exception("the error handler failed", extra={"request_id": request_id})
-        await _problem(
-            send,
-            500,
-            "Internal Server Error",
-            "an unexpected error occurred",
-            "internal_error",
-            request_id=request_id,
-        )
+            await answer_unhandled(scope, receive, tagged_send, exc, request_id, started=started)
 
 
-def _request_id(scope: Scope) -> str:
+async def answer_unhandled(
+    scope: Scope, receive: Receive, send: Send, exc: Exception, request_id: str, *, started: bool
+) -> None:
+    """What :class:`UnhandledErrors` does with an exception no handler took (also used by the
+    hot lane, ``platform.hotlane``): log it once with its traceback, then answer 500 unless
+    half a response is already out. ``send`` tags the response with the request id."""
+    route = getattr(scope.get("route"), "path", None) or "(unrouted)"
+    log.exception(
+        "unhandled error on %s %s",
+        scope.get("method", ""),
+        scope.get("path", ""),
+        extra={"request_id": request_id, "route": route},
+    )
+    if started:
+        # Half a response is out; nothing more can be said on this connection (the server
+        # closes it when the app returns without completing the response).
+        return
+    # The app's handler for ``Exception`` answers (it must not log again); without one, or
+    # when it fails too, a bare 500 problem+json.
+    app = scope.get("app")
+    handler = getattr(app, "exception_handlers", {}).get(Exception)
+    if handler is not None:
+        try:
+            response = handler(Request(scope, receive), exc)
+            if inspect.isawaitable(response):
+                response = await response
+            await response(scope, receive, send)
+            return
+        except Exception:
+            log.exception("the error handler failed", extra={"request_id": request_id})
+    await _problem(
+        send,
+        500,
+        "Internal Server Error",
+        "an unexpected error occurred",
+        "internal_error",
+        request_id=request_id,
+    )
+
+
+def request_id_of(scope: Scope) -> str:
+    """The client's ``X-Request-ID`` when it is a short token, else a fresh id."""
     for key, value in scope.get("headers") or []:
         if key == b"x-request-id":
             candidate: str = value.decode("latin-1")

@@ -196,19 +196,27 @@ class RouteIndex:
             self._hot[segments] = found
         return found
 
-    async def _try_hot(self, segments: Key, scope: Scope, receive: Receive, send: Send) -> bool:
-        entries = self._hot_for(segments)
+    def match_hot(self, scope: Scope, segments: Key | None = None) -> HotRoute | None:
+        """The hot route that answers this GET request, with the request's path parameters,
+        endpoint and route put in ``scope`` as the router puts them; ``None`` when the router
+        has to answer (no hot route matches, a route declared earlier could, the app has
+        ``dependency_overrides``, hot routes are off)."""
+        if not self.hot_enabled or scope["method"] != "GET":
+            return None
+        if len(self.router.routes) != self._count:  # a route added after start-up (tests)
+            self._index()
+        entries = self._hot_for(self._segments(scope) if segments is None else segments)
         if not entries:
-            return False
+            return None
         route_path = get_route_path(scope)
         for entry in entries:
             found = entry.regex.match(route_path)
             if found is None:
                 continue
             if any(earlier.match(route_path) for earlier in entry.before):
-                return False
+                return None
             if getattr(scope.get("app"), "dependency_overrides", None):
-                return False
+                return None
             params = dict(scope.get("path_params") or {})
             for name, value in found.groupdict().items():
                 params[name] = entry.convertors[name].convert(value)
@@ -216,9 +224,8 @@ class RouteIndex:
             scope["endpoint"] = entry.route.endpoint
             scope["route"] = entry.route
             scope.setdefault("router", self.router)
-            await entry.app(scope, receive, send)
-            return True
-        return False
+            return entry.app
+        return None
 
     def _bucket(self, segments: Key) -> APIRouter | None:
         bucket = self._buckets.get(segments)
@@ -254,11 +261,9 @@ class RouteIndex:
         if len(self.router.routes) != self._count:  # a route added after start-up (tests)
             self._index()
         segments = self._segments(scope)
-        if (
-            self.hot_enabled
-            and scope["method"] == "GET"
-            and await self._try_hot(segments, scope, receive, send)
-        ):
+        hot = self.match_hot(scope, segments)
+        if hot is not None:
+            await hot(scope, receive, send)
             return
         bucket = self._bucket(segments)
         if bucket is None:

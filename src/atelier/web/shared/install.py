@@ -61,9 +61,14 @@ class WebCompression:
         self.app = app
         self.gzip = GZipMiddleware(app, minimum_size=1024, compresslevel=6)
 
+    @staticmethod
+    def passive_for(path: str) -> bool:
+        """Whether requests for ``path`` pass through untouched (``platform.hotlane``)."""
+        return not (path.startswith(STATIC_PREFIX + "/") or is_web_path(path))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if path.startswith(STATIC_PREFIX + "/") or is_web_path(path):
+        if not self.passive_for(path):
             await self.gzip(scope, receive, send)
         else:
             await self.app(scope, receive, send)
