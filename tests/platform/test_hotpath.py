@@ -409,12 +409,35 @@ def test_bounded_reads_skip_the_thread_hop_on_sqlite_only(
         ]
 
 
-def test_bounded_reads_hop_when_the_pool_has_no_free_connection(
+def test_bounded_reads_hop_when_the_loop_connection_is_held(
+    app: FastAPI, admin: TestClient, split: Split, hops: list[str]
+) -> None:
+    """A bounded read whose loop connection another request holds (one that went to a worker
+    thread) reads in a worker thread on a pooled connection: the event loop never waits."""
+    db = app.state.db
+    if db.loop_reads is None:
+        pytest.skip("PostgreSQL: bounded reads always hop")
+    assert db.loop_reads.acquire()
+    try:
+        _hot_gets(app, admin, split)
+    finally:
+        db.loop_reads.release(keep=True)
+    assert len(hops) == 5
+    hops.clear()
+    _hot_gets(app, admin, split)
+    assert len(hops) == 2  # the lists only, once it is free again
+
+
+def test_bounded_reads_hop_when_no_loop_connection_can_be_opened_without_waiting(
     app: FastAPI, admin: TestClient, split: Split, hops: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The event loop never waits for a pooled connection: with none free it hops too."""
+    """The loop connection comes from the pool; with no pooled connection free (and none
+    opened yet) the bounded reads hop instead of waiting on the event loop."""
     db = app.state.db
-    monkeypatch.setattr(db, "connection_free", lambda: False)
+    if db.loop_reads is None:
+        pytest.skip("PostgreSQL: bounded reads always hop")
+    db.loop_reads.close()
+    monkeypatch.setattr(db.loop_reads, "_connection_free", lambda: False)
     _hot_gets(app, admin, split)
     assert len(hops) == 5
 

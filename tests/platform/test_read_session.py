@@ -237,3 +237,98 @@ def test_an_invalidated_connection_is_only_given_back(db: Database, split: Split
     assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     with db.session(write=False) as session:  # a fresh connection answers
         assert catalog_repository.design_row(session, split.design["id"]) is not None
+
+
+# --- the loop connection ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def loop(db: Database) -> Any:
+    if db.loop_reads is None:
+        pytest.skip("the loop connection is SQLite's")
+    return db.loop_reads
+
+
+def _design_count(session: ReadSession) -> int:
+    return int(read_rows(session, Prepared(select(func.count()).select_from(Design))).scalar())
+
+
+def test_the_loop_connection_is_held_by_one_session_at_a_time(
+    db: Database, loop: Any, split: Split
+) -> None:
+    assert loop.acquire()
+    assert not loop.acquire()  # held: the second request reads on a pooled connection
+    first = ReadSession(db.engine, db.session_factory, loop)
+    assert first.on_loop
+    held = first.read_connection().connection
+    checked_out = db.engine.pool.checkedout()
+    assert _design_count(first) >= 1
+    assert db.engine.pool.checkedout() == checked_out  # no pool checkout for the loop reads
+    first.finish(True)
+    assert loop.acquire()  # given back, open, out of its transaction
+    second = ReadSession(db.engine, db.session_factory, loop)
+    assert second.read_connection().connection is held
+    assert _design_count(second) >= 1
+    second.close()
+    assert loop.acquire()
+    loop.release(keep=True)
+
+
+def test_a_loop_session_that_needs_the_orm_gives_up_the_loop_connection(
+    db: Database, loop: Any, split: Split
+) -> None:
+    """A ``Connection`` (Core or ORM) takes the loop connection over and closes it at the end
+    (it is detached from the pool); the next loop read opens a fresh one."""
+    assert loop.acquire()
+    session = ReadSession(db.engine, db.session_factory, loop)
+    before = _design_count(session)
+    held = session.read_connection().connection
+    design = session.get(Design, split.design["id"])  # the ORM, in the same transaction
+    assert design is not None and design.id == split.design["id"]
+    assert session.scalar(select(func.count()).select_from(Design)) == before
+    session.finish(True)
+    assert held.dbapi_connection is None  # closed
+    assert loop.acquire()
+    fresh = ReadSession(db.engine, db.session_factory, loop)
+    assert fresh.read_connection().connection is not held
+    assert _design_count(fresh) == before
+    fresh.finish(True)
+
+
+def test_a_loop_connection_left_in_a_transaction_is_not_reused(
+    db: Database, loop: Any, split: Split
+) -> None:
+    assert loop.acquire()
+    session = ReadSession(db.engine, db.session_factory, loop)
+    held = session.read_connection().connection
+    raw = session._raw
+    assert raw is not None
+    raw._give_back()  # as if ending the transaction had failed: still in it
+    assert held.dbapi_connection is None  # closed rather than reused mid-transaction
+    assert loop.acquire()
+    assert loop.connection() is not held
+    loop.release(keep=True)
+
+
+def test_the_loop_connection_rolls_back_on_error(db: Database, loop: Any, split: Split) -> None:
+    assert loop.acquire()
+    session = ReadSession(db.engine, db.session_factory, loop)
+    with pytest.raises(exc.OperationalError):
+        read_rows(session, Prepared(select(column("nope")).select_from(text("designs"))))
+    session.finish(False)
+    assert loop.acquire()
+    reused = ReadSession(db.engine, db.session_factory, loop)
+    assert _design_count(reused) >= 1
+    reused.finish(True)
+
+
+def test_dispose_closes_the_loop_connection(database_url: str) -> None:
+    database = Database(database_url)
+    if database.loop_reads is None:
+        database.dispose()
+        pytest.skip("the loop connection is SQLite's")
+    assert database.loop_reads.acquire()
+    fairy = database.loop_reads.connection()
+    database.loop_reads.release(keep=True)
+    database.dispose()
+    assert fairy.dbapi_connection is None

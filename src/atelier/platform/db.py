@@ -31,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 from atelier.platform import clock
 from atelier.platform.admission import Admission, default_threads
 from atelier.platform.ids import new_id
+from atelier.platform.read_session import LoopConnection
 
 if TYPE_CHECKING:
     from atelier.platform.principals import PrincipalCache
@@ -224,7 +225,7 @@ def make_engine(
                 # A deferred BEGIN takes no lock and cannot be busy: straight on the driver,
                 # without SQLAlchemy's statement execution around it (a read's cheapest step).
                 # Already in one: a read session's connection taken over by a ``Connection``.
-                driver = conn.connection.driver_connection
+                driver = conn.connection.dbapi_connection  # pysqlite: the driver's own
                 if not driver.in_transaction:
                     driver.execute("BEGIN")
 
@@ -353,6 +354,10 @@ class Database:
         from atelier.platform.principals import PrincipalCache  # it reads platform tables
 
         self.principals: PrincipalCache = PrincipalCache(url)
+        # SQLite: the connection of the bounded reads run on the event loop (``read_session``).
+        self.loop_reads: LoopConnection | None = (
+            LoopConnection(self.engine, self.connection_free) if self.is_sqlite else None
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -402,4 +407,6 @@ class Database:
 
     def dispose(self) -> None:
         self.principals.close()
+        if self.loop_reads is not None:
+            self.loop_reads.close()
         self.engine.dispose()

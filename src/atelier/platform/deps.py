@@ -61,12 +61,14 @@ def _finish(session: Session, commit: bool) -> None:
 
 @asynccontextmanager
 async def request_session(
-    request: Request, *, write: bool, hot_read: bool = False
+    request: Request, *, write: bool, hot_read: bool = False, on_loop: bool = False
 ) -> AsyncIterator[Session]:
     """The request's session: admitted (a writer or a reader), committed or rolled back and
     closed before the response is sent. ``hot_read``: a hot GET route's read session
     (``platform.read_session``: one pooled connection, no ORM unit of work unless the
-    endpoint asks for the ORM)."""
+    endpoint asks for the ORM). ``on_loop`` (with ``hot_read``, SQLite): a bounded read that
+    runs on the event loop, on the database's loop connection when no other request holds it
+    (``ReadSession.on_loop`` says whether it got it)."""
     db: Database = request.app.state.db
     # Waits on the event loop (no thread, no connection) until the database can take it.
     ticket = await db.admission.admit(write=write)
@@ -76,7 +78,10 @@ async def request_session(
         finish: Callable[[bool], None]
         reader: ReadSession | None = None
         if hot_read:
-            reader = ReadSession(db.engine, db.session_factory)
+            loop = db.loop_reads if on_loop else None
+            if loop is not None and not loop.acquire():
+                loop = None
+            reader = ReadSession(db.engine, db.session_factory, loop)
             session, finish = cast(Session, reader), reader.finish
         else:
             session = db.new_session(write=write)
@@ -88,22 +93,18 @@ async def request_session(
             yield session
             commit = True
         finally:
-            if session.in_transaction():
+            if not session.in_transaction():
+                session.close()  # never touched the database: nothing to do off the loop
+            elif db.is_sqlite and not write and not (reader is not None and reader.needs_thread):
+                # Ending a SQLite WAL read transaction waits for nothing: no hop, and nothing
+                # to shield (no await).
+                finish(commit)
+            else:
                 # Shielded: a client that hangs up must not leave the transaction (and on
                 # SQLite the write lock) behind. Like FastAPI's own dependency exits, this
                 # call does not wait for worker-thread capacity.
                 with CancelScope(shield=True):
-                    if (
-                        db.is_sqlite
-                        and not write
-                        and not (reader is not None and reader.needs_thread)
-                    ):
-                        # Ending a SQLite WAL read transaction waits for nothing: no hop.
-                        finish(commit)
-                    else:
-                        await anyio.to_thread.run_sync(finish, commit, limiter=CapacityLimiter(1))
-            else:
-                session.close()  # never touched the database: nothing to do off the loop
+                    await anyio.to_thread.run_sync(finish, commit, limiter=CapacityLimiter(1))
     finally:
         ticket.release()
 

@@ -91,8 +91,10 @@ def hot(endpoint: _Endpoint) -> _Endpoint:
 def bounded_read(endpoint: _Endpoint) -> _Endpoint:
     """Mark a hot endpoint (under :func:`hot`) as a bounded read: a fixed number of look-ups by
     key, whatever the data grows to. On SQLite it then runs on the event loop instead of a
-    worker thread: a WAL read waits for no writer, and such a read (0.1–0.5 ms) costs less
-    than the hop to a thread and back. On PostgreSQL (network round trips) it still hops.
+    worker thread, on the database's loop connection (``read_session.LoopConnection``: no pool
+    checkout): a WAL read waits for no writer, and such a read (0.1–0.5 ms) costs less than
+    the hop to a thread and back. When another request holds the loop connection it reads in
+    a worker thread on a pooled one. On PostgreSQL (network round trips) it always hops.
     Never for a read that scans or counts (a list): that would stall every other request."""
     setattr(endpoint, _BOUNDED, True)
     return endpoint
@@ -254,13 +256,14 @@ def _returns_response(endpoint: Callable[..., Any]) -> bool:
 class _Solved:
     """One request's dependency values, errors and open session (the FastAPI cache)."""
 
-    __slots__ = ("cache", "errors", "request", "session_cm")
+    __slots__ = ("cache", "errors", "on_loop", "request", "session_cm")
 
     def __init__(self, request: Request) -> None:
         self.request = request
         self.cache: dict[Callable[..., Any], Any] = {}
         self.errors: list[Any] = []
         self.session_cm: AbstractAsyncContextManager[Session] | None = None
+        self.on_loop = False  # the session reads on the loop connection: run the endpoint here
 
 
 class HotRoute:
@@ -297,9 +300,12 @@ class HotRoute:
                     # A hot route is GET-only: ``get_session`` admits it as a reader, here
                     # with a read session (no ORM unit of work unless the endpoint uses it).
                     write = sub.kind == _WRITE_SESSION
-                    cm = deps.request_session(request, write=write, hot_read=not write)
+                    cm = deps.request_session(
+                        request, write=write, hot_read=not write, on_loop=self.bounded
+                    )
                     value = await cm.__aenter__()
                     solved.session_cm = cm
+                    solved.on_loop = getattr(value, "on_loop", False)
                 else:
                     value = await sub.call(**sub_values)
                 solved.cache.setdefault(sub.call, value)
@@ -322,8 +328,7 @@ class HotRoute:
             values, _ = await self._solve(self.root, solved)
             if solved.errors:
                 raise RequestValidationError(solved.errors)
-            db = request.app.state.db
-            if self.bounded and db.is_sqlite and db.connection_free():
+            if solved.on_loop:
                 response = self.root.call(**values)  # see bounded_read: no thread hop
             else:
                 response = await run_in_threadpool(self.root.call, **values)

@@ -133,7 +133,12 @@ class PrincipalCache:
     ) -> Any:
         """The account ``load(session, subject)`` returns, from the cache while it is current."""
         key = (role, subject)
-        epoch = self._probe.epoch() if self._probe is not None else None
+        if getattr(session, "on_loop", False):
+            # A read session on the loop connection (SQLite, on the event loop): the epoch is
+            # its transaction's first read, in the snapshot the endpoint then reads.
+            epoch: int | None = read_epoch(session)
+        else:
+            epoch = self._probe.epoch() if self._probe is not None else None
         if epoch is None:
             return await anyio.to_thread.run_sync(self._in_session, key, session, load)
         found, account = self._hit(key, epoch)

@@ -26,10 +26,19 @@ It is used by the hot path only (``platform.hotpath``); every other request gets
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Executable, Result, Select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Executable,
+    PoolProxiedConnection,
+    Result,
+    Select,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 _NO_OPTIONS: Mapping[str, Any] = {}
@@ -51,15 +60,25 @@ def _needs_orm(statement: Any) -> bool:
 class ReadSession:
     """See the module doc. Typed as ``Session`` where it is handed to endpoints."""
 
-    __slots__ = ("_connection", "_engine", "_factory", "_orm", "_raw", "info")
+    __slots__ = ("_connection", "_engine", "_factory", "_loop", "_orm", "_raw", "info")
 
-    def __init__(self, engine: Engine, factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, engine: Engine, factory: sessionmaker[Session], loop: LoopConnection | None = None
+    ) -> None:
+        """``loop``: the database's loop connection, acquired by the caller for this session
+        (it reads on it instead of a pooled connection, and gives it back in :meth:`finish`)."""
         self._engine = engine
         self._factory = factory
+        self._loop = loop
         self._raw: _Raw | None = None
         self._connection: Connection | None = None
         self._orm: Session | None = None
         self.info: dict[Any, Any] = {}
+
+    @property
+    def on_loop(self) -> bool:
+        """Whether this session reads on the loop connection (see :class:`LoopConnection`)."""
+        return self._loop is not None
 
     # --- what the hot reads use ------------------------------------------------------------
 
@@ -71,7 +90,7 @@ class ReadSession:
             return self.connection()
         raw = self._raw
         if raw is None:
-            raw = self._raw = _Raw(self, self._engine)
+            raw = self._raw = _Raw(self, self._engine, self._loop)
         return raw
 
     def connection(self, *args: Any, **kwargs: Any) -> Connection:
@@ -82,9 +101,11 @@ class ReadSession:
         connection = self._connection
         if connection is None:
             raw, self._raw = self._raw, None
+            if raw is None and self._loop is not None:
+                raw = _Raw(self, self._engine, self._loop)
             if raw is None:
                 connection = self._engine.connect()
-            else:  # the Connection owns the pooled connection from here on
+            else:  # the Connection owns the (pooled or loop) connection from here on
                 connection = Connection(self._engine, connection=raw.connection)
             try:
                 connection.begin()  # on SQLite a no-op on the driver once it is in one
@@ -158,11 +179,12 @@ class ReadSession:
 
     def finish(self, commit: bool) -> None:
         """Commit (flushing the ORM session first) or roll back, and give the connection back
-        to the pool. Always leaves the session closed."""
-        raw, connection, orm = self._raw, self._connection, self._orm
-        self._raw = self._connection = self._orm = None
+        to the pool (or the loop connection back to its database). Always leaves the session
+        closed."""
+        raw, connection, orm, loop = self._raw, self._connection, self._orm, self._loop
+        self._raw = self._connection = self._orm = self._loop = None
         if raw is not None:
-            raw.finish(commit)
+            raw.finish(commit)  # gives the loop connection back too
             return
         try:
             if orm is not None:
@@ -180,30 +202,39 @@ class ReadSession:
                 else:
                     connection.rollback()
         finally:
-            if connection is not None:
-                connection.close()  # back to the pool (which rolls back anything left)
+            try:
+                if connection is not None:
+                    connection.close()  # back to the pool (which rolls back anything left)
+            finally:
+                if loop is not None:
+                    # A ``Connection`` over the loop connection closed it (it is detached from
+                    # the pool): the database opens another at the next loop read.
+                    loop.release(keep=connection is None)
 
 
 class _Raw:
     """What ``Prepared.run`` uses of a ``Connection`` (dialect, the pooled DB-API connection,
     the engine's ``before_cursor_execute`` listeners, invalidation and the fallback
-    ``execute``), over a connection checked out of the pool with its transaction begun on the
-    driver: on SQLite a deferred ``BEGIN`` (as the engine's ``begin`` listener issues it);
-    psycopg begins by itself at the first statement. Ended with the driver's commit or
-    rollback; an invalidated connection (a disconnect) is only given back."""
+    ``execute``), over a connection checked out of the pool (or the loop connection) with its
+    transaction begun on the driver: on SQLite a deferred ``BEGIN`` (as the engine's ``begin``
+    listener issues it); psycopg begins by itself at the first statement. Ended with the
+    driver's commit or rollback; an invalidated connection (a disconnect) is only given back."""
 
-    __slots__ = ("_owner", "connection", "dialect", "dispatch")
+    __slots__ = ("_loop", "_owner", "connection", "dialect", "dispatch")
 
-    def __init__(self, owner: ReadSession, engine: Engine) -> None:
+    def __init__(self, owner: ReadSession, engine: Engine, loop: LoopConnection | None) -> None:
         self._owner = owner
         self.dialect = engine.dialect
         self.dispatch = engine.dispatch
-        self.connection = engine.raw_connection()
+        self._loop = loop
+        self.connection = engine.raw_connection() if loop is None else loop.connection()
         try:
             if self.dialect.name == "sqlite":
-                self.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+                # pysqlite: the DB-API connection is the driver's (a detached one has no
+                # ``driver_connection``).
+                self.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
         except BaseException:
-            self.connection.close()
+            self._give_back()
             raise
 
     def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
@@ -224,4 +255,77 @@ class _Raw:
             else:
                 connection.rollback()
         finally:
-            connection.close()  # back to the pool (which rolls back anything left)
+            self._give_back()
+
+    def _give_back(self) -> None:
+        loop = self._loop
+        if loop is None:
+            self.connection.close()  # back to the pool (which rolls back anything left)
+            return
+        connection = self.connection
+        driver = connection.dbapi_connection
+        keep = driver is not None and not driver.in_transaction
+        loop.release(keep=keep)
+
+
+class LoopConnection:
+    """One SQLite connection for the bounded reads that run on the event loop
+    (``platform.hotpath.bounded_read``): no pool checkout and check-in per request.
+
+    Taken from the engine's pool once (so it has the pool's PRAGMAs and functions) and detached
+    from it. One request holds it at a time (:meth:`acquire` never waits: when it is held, by a
+    read that went to a worker thread, the request reads on a pooled connection as before). A
+    connection that was invalidated, left in a transaction or handed to a ``Connection`` is
+    closed when given back, and the next :meth:`acquire` takes a fresh one from the pool."""
+
+    def __init__(self, engine: Engine, connection_free: Callable[[], bool]) -> None:
+        self._engine = engine
+        self._connection_free = connection_free
+        self._fairy: PoolProxiedConnection | None = None
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        """Hold the loop connection (``True``), or ``False`` when another request holds it or
+        a new one could not be taken from the pool without waiting."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        if self._fairy is None:
+            if not self._connection_free():
+                self._lock.release()
+                return False
+            try:
+                fairy = self._engine.raw_connection()
+                fairy.detach()
+            except BaseException:
+                self._lock.release()
+                raise
+            self._fairy = fairy
+        return True
+
+    def connection(self) -> PoolProxiedConnection:
+        """The held connection (after :meth:`acquire`)."""
+        fairy = self._fairy
+        if fairy is None:  # pragma: no cover - acquire() opened it
+            raise RuntimeError("the loop connection is not held")
+        return fairy
+
+    def release(self, *, keep: bool) -> None:
+        """Give it back; ``keep=False`` closes it first (it is not fit for the next read)."""
+        try:
+            if not keep and self._fairy is not None:
+                fairy, self._fairy = self._fairy, None
+                if fairy.dbapi_connection is not None:  # not closed by a ``Connection`` yet
+                    fairy.close()  # detached: really closed
+        finally:
+            self._lock.release()
+
+    def close(self) -> None:
+        """Close it (``Database.dispose``); a request holding it finishes on it first."""
+        if not self._lock.acquire(timeout=5):
+            return  # still held by a request that does not end: left to the garbage collector
+        try:
+            if self._fairy is not None:
+                fairy, self._fairy = self._fairy, None
+                fairy.close()
+        finally:
+            self._lock.release()
