@@ -318,3 +318,42 @@ class TestOpenTelemetry:
             start_background=False,
         )
         assert app._native_telemetry.enabled() is True
+
+
+def test_http_stats_are_exact_under_threads_and_bucket_like_prometheus() -> None:
+    """Eight threads answering 2,000 requests each: every count, sum and bucket is exact, an
+    observation on a bound lands in that bound's bucket, and the in-progress gauge returns to
+    where it was."""
+    import threading
+
+    from prometheus_client import REGISTRY
+
+    from atelier.platform.metrics import HTTP_STATS
+
+    key = ("GET", "/test/http-stats/{id}", "200")
+    labels = dict(zip(("method", "route", "status"), key, strict=True))
+    in_progress = REGISTRY.get_sample_value("atelier_http_requests_in_progress")
+
+    def answer() -> None:
+        for index in range(2000):
+            HTTP_STATS.started()
+            HTTP_STATS.finished(key, 0.005 if index % 2 else 0.2)
+
+    threads = [threading.Thread(target=answer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    def sample(name: str, **extra: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {**labels, **extra})
+
+    assert sample("atelier_http_requests_total") == 16000
+    histogram = "atelier_http_request_duration_seconds"
+    assert sample(f"{histogram}_count") == 16000
+    assert sample(f"{histogram}_sum") == pytest.approx(8000 * 0.005 + 8000 * 0.2)
+    assert sample(f"{histogram}_bucket", le="0.005") == 8000
+    assert sample(f"{histogram}_bucket", le="0.1") == 8000
+    assert sample(f"{histogram}_bucket", le="0.25") == 16000
+    assert sample(f"{histogram}_bucket", le="+Inf") == 16000
+    assert REGISTRY.get_sample_value("atelier_http_requests_in_progress") == in_progress

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import anyio.to_thread
 from anyio import CancelScope, CapacityLimiter
@@ -59,54 +58,103 @@ def _finish(session: Session, commit: bool) -> None:
         session.close()
 
 
-@asynccontextmanager
-async def request_session(
-    request: Request, *, write: bool, hot_read: bool = False, on_loop: bool = False
-) -> AsyncIterator[Session]:
-    """The request's session: admitted (a writer or a reader), committed or rolled back and
-    closed before the response is sent. ``hot_read``: a hot GET route's read session
-    (``platform.read_session``: one pooled connection, no ORM unit of work unless the
-    endpoint asks for the ORM). ``on_loop`` (with ``hot_read``, SQLite): a bounded read that
-    runs on the event loop, on the database's loop connection when no other request holds it
-    (``ReadSession.on_loop`` says whether it got it)."""
-    db: Database = request.app.state.db
-    # Waits on the event loop (no thread, no connection) until the database can take it.
-    ticket = await db.admission.admit(write=write)
-    try:
-        # No I/O here: BEGIN happens at the first statement.
-        session: Session
-        finish: Callable[[bool], None]
-        reader: ReadSession | None = None
-        if hot_read:
-            loop = db.loop_reads if on_loop else None
-            if loop is not None and not loop.acquire():
-                loop = None
-            reader = ReadSession(db.engine, db.session_factory, loop)
-            session, finish = cast(Session, reader), reader.finish
-        else:
-            session = db.new_session(write=write)
-            session.info[_READ_BIND] = db.engine
-            finish = partial(_finish, session)
-        session.info[_TICKET] = ticket
-        commit = False
+class RequestSession:
+    """The request's session (``async with request_session(...) as session``): admitted (a
+    writer or a reader), committed or rolled back and closed before the response is sent.
+
+    ``hot_read``: a hot GET route's read session (``platform.read_session``: one pooled
+    connection, no ORM unit of work unless the endpoint asks for the ORM). ``on_loop`` (with
+    ``hot_read``, SQLite): a bounded read that runs on the event loop, on the database's loop
+    connection when no other request holds it (``ReadSession.on_loop`` says whether it got
+    it); such a session takes no admission: it uses no pooled connection and never waits.
+
+    A class rather than an ``asynccontextmanager``: it is entered and exited on every request.
+    """
+
+    __slots__ = (
+        "_db",
+        "_finish",
+        "_hot",
+        "_reader",
+        "_request",
+        "_session",
+        "_ticket",
+        "_write",
+    )
+
+    def __init__(self, request: Request, *, write: bool, hot_read: bool, on_loop: bool) -> None:
+        self._request = request
+        self._write = write
+        self._reader: ReadSession | None = None
+        self._ticket: Ticket | None = None
+        self._hot = (hot_read, on_loop)
+
+    async def __aenter__(self) -> Session:
+        db: Database = self._request.app.state.db
+        self._db = db
+        write = self._write
+        hot_read, on_loop = self._hot
+        loop = db.loop_reads if hot_read and on_loop else None
+        if loop is not None and not loop.acquire():
+            loop = None
+        if loop is None:
+            # Waits on the event loop (no thread, no connection) until the database can take it.
+            self._ticket = await db.admission.admit(write=write)
         try:
-            yield session
-            commit = True
-        finally:
+            # No I/O here: BEGIN happens at the first statement.
+            session: Session
+            if hot_read:
+                reader = self._reader = ReadSession(db.engine, db.session_factory, loop)
+                session = cast(Session, reader)
+                self._finish = reader.finish
+            else:
+                session = db.new_session(write=write)
+                session.info[_READ_BIND] = db.engine
+                self._finish = partial(_finish, session)
+            if self._ticket is not None:
+                session.info[_TICKET] = self._ticket
+        except BaseException:
+            if loop is not None:
+                loop.release(keep=True)
+            self._release()
+            raise
+        self._session = session
+        return session
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        commit = exc_type is None
+        session, reader, db = self._session, self._reader, self._db
+        try:
             if not session.in_transaction():
                 session.close()  # never touched the database: nothing to do off the loop
-            elif db.is_sqlite and not write and not (reader is not None and reader.needs_thread):
+            elif (
+                db.is_sqlite
+                and not self._write
+                and not (reader is not None and reader.needs_thread)
+            ):
                 # Ending a SQLite WAL read transaction waits for nothing: no hop, and nothing
                 # to shield (no await).
-                finish(commit)
+                self._finish(commit)
             else:
                 # Shielded: a client that hangs up must not leave the transaction (and on
                 # SQLite the write lock) behind. Like FastAPI's own dependency exits, this
                 # call does not wait for worker-thread capacity.
                 with CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(finish, commit, limiter=CapacityLimiter(1))
-    finally:
-        ticket.release()
+                    await anyio.to_thread.run_sync(self._finish, commit, limiter=CapacityLimiter(1))
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        ticket, self._ticket = self._ticket, None
+        if ticket is not None:
+            ticket.release()
+
+
+def request_session(
+    request: Request, *, write: bool, hot_read: bool = False, on_loop: bool = False
+) -> RequestSession:
+    """The request's session, as an async context manager (see :class:`RequestSession`)."""
+    return RequestSession(request, write=write, hot_read=hot_read, on_loop=on_loop)
 
 
 def answer_committed(session: Session, answer: _Answer) -> _Answer:

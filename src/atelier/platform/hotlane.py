@@ -39,21 +39,20 @@ import time
 from typing import Any
 
 from starlette._exception_handler import _lookup_exception_handler, wrap_app_handling_exceptions
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from atelier.platform.metrics import HTTP_IN_PROGRESS, HttpMetrics
+from atelier.platform.metrics import HTTP_STATS, HttpMetrics
 from atelier.platform.middleware import (
-    REQUEST_ID_HEADER,
     BodySizeLimit,
     JsonBodyCheck,
     UnhandledErrors,
     answer_unhandled,
     request_id_of,
+    tag_request_id,
 )
 from atelier.platform.routing import RouteIndex
 
@@ -140,11 +139,11 @@ class HotLane:
             if message["type"] == "http.response.start":
                 started = True
                 status = int(message["status"])
-                MutableHeaders(scope=message).setdefault(REQUEST_ID_HEADER, request_id)
+                tag_request_id(message, request_id)
             await send(message)
 
         begun = time.perf_counter()
-        HTTP_IN_PROGRESS.inc()
+        HTTP_STATS.started()
         try:
             try:
                 await route(scope, receive, lane_send)
@@ -153,7 +152,6 @@ class HotLane:
         except Exception as exc:
             await answer_unhandled(scope, receive, lane_send, exc, request_id, started=started)
         finally:
-            HTTP_IN_PROGRESS.dec()
             self.metrics.observe(scope, status, time.perf_counter() - begun)
 
     async def _handle(

@@ -197,6 +197,7 @@ class _Node:
     use_cache: bool
     path_params: tuple[_Param, ...] | None  # None: read with ``request_params_to_args``
     query_params: tuple[_Param, ...] | None
+    leaf: bool  # no sub-dependencies and no parameters
 
 
 def _compile_node(dependant: Any, *, root: bool) -> _Node:
@@ -237,6 +238,7 @@ def _compile_node(dependant: Any, *, root: bool) -> _Node:
         use_cache=bool(getattr(dependant, "use_cache", True)),
         path_params=_params(dependant.path_params),
         query_params=_params(dependant.query_params),
+        leaf=not (subs or dependant.path_params or dependant.query_params),
     )
 
 
@@ -292,10 +294,13 @@ class HotRoute:
             if sub.use_cache and sub.call in solved.cache:
                 value = solved.cache[sub.call]
             else:
-                sub_values, sub_ok = await self._solve(sub, solved)
-                if not sub_ok:
-                    ok = False
-                    continue
+                if sub.leaf:  # nothing to solve or read: its arguments are at most the request
+                    sub_values = {} if sub.request_name is None else {sub.request_name: request}
+                else:
+                    sub_values, sub_ok = await self._solve(sub, solved)
+                    if not sub_ok:
+                        ok = False
+                        continue
                 if sub.kind == _SESSION or sub.kind == _WRITE_SESSION:
                     # A hot route is GET-only: ``get_session`` admits it as a reader, here
                     # with a read session (no ORM unit of work unless the endpoint uses it).

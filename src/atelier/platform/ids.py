@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -63,3 +64,28 @@ def ulid() -> str:
 def new_id(prefix: str) -> str:
     """A fresh id such as ``design_01J...``; ``prefix`` is given without the underscore."""
     return f"{prefix}_{ulid()}"
+
+
+# Request ids: every response carries one, so they are made without a lock or a system call.
+_RAND_MASK = (1 << 80) - 1
+_request_base = int.from_bytes(os.urandom(10), "big")
+_request_counter = itertools.count()
+
+
+def request_ulid() -> str:
+    """A ULID for a request id: the time in milliseconds, then a per-process random 80-bit
+    start plus a counter (``next`` on an ``itertools.count`` is atomic). Unique in the
+    process; across processes and machines as unlikely to collide as two random ULIDs (the
+    starts are random). Not monotonic across threads within one millisecond, which a request
+    id does not need. After a fork the child must call :func:`reseed_request_ids`."""
+    rand = (_request_base + next(_request_counter)) & _RAND_MASK
+    return _encode_ulid(time.time_ns() // 1_000_000, rand)
+
+
+def reseed_request_ids() -> None:
+    """A fresh random start for this process's request ids (after ``fork``)."""
+    global _request_base
+    _request_base = int.from_bytes(os.urandom(10), "big")
+
+
+os.register_at_fork(after_in_child=reseed_request_ids)

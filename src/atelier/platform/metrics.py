@@ -9,10 +9,22 @@ the database (outbox backlog, scheduler last success, pool) are computed at scra
 from __future__ import annotations
 
 import re
+import threading
 import time
+from bisect import bisect_left
+from collections.abc import Iterator
+from itertools import accumulate
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import REGISTRY, Counter, disable_created_metrics
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,20 +36,84 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 # Seconds; the service answers most requests in milliseconds, a few exports take seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-HTTP_REQUESTS = Counter(
-    "atelier_http_requests",
-    "HTTP requests answered, by method, route template and status code.",
-    ["method", "route", "status"],
-)
-HTTP_LATENCY = Histogram(
-    "atelier_http_request_duration_seconds",
-    "Time from receiving a request to the end of its response, by route template and status.",
-    ["method", "route", "status"],
-    buckets=LATENCY_BUCKETS,
-)
-HTTP_IN_PROGRESS = Gauge(
-    "atelier_http_requests_in_progress", "HTTP requests being handled by this process."
-)
+_HTTP_LABELS = ["method", "route", "status"]
+
+
+class HttpStats(Collector):
+    """The HTTP series of this process, kept as plain numbers under one lock and exposed at
+    scrape time as ``prometheus_client``'s instruments would expose them:
+
+    * ``atelier_http_requests_total`` (counter) — requests answered, by method, route template
+      and status code;
+    * ``atelier_http_request_duration_seconds`` (histogram, :data:`LATENCY_BUCKETS`) — time
+      from receiving a request to the end of its response, by the same labels;
+    * ``atelier_http_requests_in_progress`` (gauge) — requests being handled.
+
+    A request updates all three; as instruments that is five locked value updates and a dozen
+    calls (~4 µs on a 100 µs read), here one lock and a few list updates.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # (method, route, status) -> [count, sum, per-bucket counts (not cumulative)..., +Inf]
+        self._series: dict[tuple[str, str, str], list[float]] = {}
+        self._in_progress = 0
+
+    def started(self) -> None:
+        with self._lock:
+            self._in_progress += 1
+
+    def finished(self, key: tuple[str, str, str], seconds: float) -> None:
+        """One request answered (``key``: method, route, status) in ``seconds``."""
+        slot = 2 + bisect_left(LATENCY_BUCKETS, seconds)  # the first bucket with le >= seconds
+        with self._lock:
+            self._in_progress -= 1
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = [0.0] * (len(LATENCY_BUCKETS) + 3)
+            series[0] += 1
+            series[1] += seconds
+            series[slot] += 1
+
+    def describe(self) -> Iterator[Metric]:
+        return self._families({}, 0)
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            series = {key: list(values) for key, values in self._series.items()}
+            in_progress = self._in_progress
+        return self._families(series, in_progress)
+
+    def _families(
+        self, series: dict[tuple[str, str, str], list[float]], in_progress: int
+    ) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "atelier_http_requests",
+            "HTTP requests answered, by method, route template and status code.",
+            labels=_HTTP_LABELS,
+        )
+        latency = HistogramMetricFamily(
+            "atelier_http_request_duration_seconds",
+            "Time from receiving a request to the end of its response, by route template and "
+            "status.",
+            labels=_HTTP_LABELS,
+        )
+        bounds = [floatToGoString(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]  # type: ignore[no-untyped-call]
+        for key, values in series.items():
+            requests.add_metric(list(key), values[0])
+            cumulative = list(accumulate(values[2:]))
+            latency.add_metric(list(key), list(zip(bounds, cumulative, strict=True)), values[1])
+        yield requests
+        yield latency
+        yield GaugeMetricFamily(
+            "atelier_http_requests_in_progress",
+            "HTTP requests being handled by this process.",
+            value=in_progress,
+        )
+
+
+HTTP_STATS = HttpStats()
+REGISTRY.register(HTTP_STATS)
 
 # Outbox dispatcher and scheduler of this process (embedded worker or ``atelier worker``).
 OUTBOX_SUBSCRIBER_RUNS = Counter(
@@ -86,8 +162,6 @@ class HttpMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # (method, route, status) -> (counter child, histogram child); bounded by the routes.
-        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._templates: list[tuple[re.Pattern[str], str]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,11 +177,10 @@ class HttpMetrics:
                 status = int(message["status"])
             await send(message)
 
-        HTTP_IN_PROGRESS.inc()
+        HTTP_STATS.started()
         try:
             await self.app(scope, receive, send_and_note_status)
         finally:
-            HTTP_IN_PROGRESS.dec()
             self.observe(scope, status, time.perf_counter() - started)
 
     def route_template(self, scope: Scope) -> str:
@@ -130,12 +203,8 @@ class HttpMetrics:
         return UNMATCHED
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
-        """Count one answered request and its duration (also used by ``platform.hotlane``)."""
+        """One answered request (after ``HTTP_STATS.started()``) and its duration (also used
+        by ``platform.hotlane``)."""
         method = scope.get("method", "GET")
         key = (method if method in _METHODS else "other", self.route_template(scope), str(status))
-        children = self._children.get(key)
-        if children is None:
-            children = (HTTP_REQUESTS.labels(*key), HTTP_LATENCY.labels(*key))
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        HTTP_STATS.finished(key, seconds)

@@ -10,11 +10,10 @@ import re
 from email.message import Message as MimeHeader
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from atelier.platform.ids import new_id
+from atelier.platform.ids import request_ulid
 from atelier.platform.jsonbody import MalformedJson, decode_json_body
 from atelier.platform.schemas import json_input
 
@@ -51,7 +50,7 @@ class UnhandledErrors:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                MutableHeaders(scope=message).setdefault(REQUEST_ID_HEADER, request_id)
+                tag_request_id(message, request_id)
             await send(message)
 
         try:
@@ -100,6 +99,19 @@ async def answer_unhandled(
     )
 
 
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
+
+
+def tag_request_id(message: Message, request_id: str) -> None:
+    """Add the ``X-Request-ID`` header to a response start message unless it has one (what
+    ``MutableHeaders(scope=message).setdefault`` does, without building the headers object)."""
+    headers = message.get("headers") or ()
+    for key, _ in headers:
+        if key.lower() == _REQUEST_ID_KEY:
+            return
+    message["headers"] = [*headers, (_REQUEST_ID_KEY, request_id.encode("latin-1"))]
+
+
 def request_id_of(scope: Scope) -> str:
     """The client's ``X-Request-ID`` when it is a short token, else a fresh id."""
     for key, value in scope.get("headers") or []:
@@ -108,7 +120,7 @@ def request_id_of(scope: Scope) -> str:
             if _CLIENT_REQUEST_ID.fullmatch(candidate):
                 return candidate
             break
-    return new_id("req")
+    return "req_" + request_ulid()
 
 
 class _TooLarge(BaseException):

@@ -36,6 +36,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette._utils import get_route_path
+from starlette.convertors import StringConvertor
 from starlette.routing import BaseRoute, Host, Mount, compile_path
 from starlette.types import Receive, Scope, Send
 
@@ -134,6 +135,8 @@ class _HotEntry:
     app: HotRoute
     # Full-path regexes of the routes declared before it that could take a GET of its paths.
     before: tuple[re.Pattern[str], ...]
+    # Every path parameter is a plain string (Starlette's ``str`` convertor returns it as is).
+    strings: bool = False
 
 
 def _hot_entries(routes: Sequence[BaseRoute]) -> list[_HotEntry]:
@@ -157,7 +160,10 @@ def _hot_entries(routes: Sequence[BaseRoute]) -> list[_HotEntry]:
                 if _compatible(path_key(earlier_path), key):
                     before.append(compile_path(earlier_path)[0])
             regex, _, convertors = compile_path(path)
-            entries.append(_HotEntry(key, regex, convertors, route, HotRoute(route), tuple(before)))
+            strings = all(isinstance(c, StringConvertor) for c in convertors.values())
+            entries.append(
+                _HotEntry(key, regex, convertors, route, HotRoute(route), tuple(before), strings)
+            )
         except NotCompiled as exc:
             log.warning("hot route %s left to FastAPI: %s", route.path, exc)
     return entries
@@ -205,21 +211,24 @@ class RouteIndex:
             return None
         if len(self.router.routes) != self._count:  # a route added after start-up (tests)
             self._index()
-        entries = self._hot_for(self._segments(scope) if segments is None else segments)
+        route_path = get_route_path(scope)
+        entries = self._hot_for(self._segments(scope, route_path) if segments is None else segments)
         if not entries:
             return None
-        route_path = get_route_path(scope)
         for entry in entries:
             found = entry.regex.match(route_path)
             if found is None:
                 continue
-            if any(earlier.match(route_path) for earlier in entry.before):
+            if entry.before and any(earlier.match(route_path) for earlier in entry.before):
                 return None
             if getattr(scope.get("app"), "dependency_overrides", None):
                 return None
-            params = dict(scope.get("path_params") or {})
-            for name, value in found.groupdict().items():
-                params[name] = entry.convertors[name].convert(value)
+            params = dict(scope.get("path_params") or ())
+            if entry.strings:
+                params.update(found.groupdict())
+            else:
+                for name, value in found.groupdict().items():
+                    params[name] = entry.convertors[name].convert(value)
             scope["path_params"] = params
             scope["endpoint"] = entry.route.endpoint
             scope["route"] = entry.route
@@ -249,8 +258,9 @@ class RouteIndex:
             sub.form_limits = self.router.form_limits
         return sub
 
-    def _segments(self, scope: Scope) -> Key:
-        parts = get_route_path(scope).split("/")[1 : _DEPTH + 1]
+    def _segments(self, scope: Scope, route_path: str | None = None) -> Key:
+        path = get_route_path(scope) if route_path is None else route_path
+        parts = path.split("/")[1 : _DEPTH + 1]
         known = self._known
         return tuple(part if part in known[i] else "\x00" for i, part in enumerate(parts))
 
