@@ -224,7 +224,11 @@ def _bearer(request: Request) -> tuple[str | None, Channel]:
     # Bearer tokens only: the web session cookie authenticates the web pages (``atelier.web``),
     # never the JSON API, so a page's cookie cannot be replayed against ``/admin/*`` or
     # ``/partners/*`` by a cross-site form.
-    header = request.headers.get("authorization")
+    header = None
+    for key, value in request.scope["headers"]:  # ``request.headers.get`` without the object
+        if key == b"authorization":
+            header = value.decode("latin-1")
+            break
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():

@@ -73,6 +73,7 @@ class _Plan:
         "expanded",
         "expanding",
         "order",
+        "plain",
         "positional",
         "processors",
         "row",
@@ -96,6 +97,8 @@ class _Plan:
         self.base = base
         self.expanding = expanding
         self.expanded = frozenset(name for name, _ in expanding)
+        # No IN list and no literal parameter: the request's parameters are the statement's.
+        self.plain = not expanding and not base
         self.row = row
         self.types = types
         # The columns' processors (see ``result_processors``); None until known (PostgreSQL's
@@ -103,6 +106,10 @@ class _Plan:
         self.processors: _Processors | None = None
 
     def parameters(self, params: dict[str, Any]) -> Any:
+        if self.plain:
+            if self.positional:
+                return tuple([params[name] for name in self.order])
+            return {name: params[name] for name in self.order}
         values = dict(self.base)
         for name, size in self.expanding:
             items = list(params[name])
@@ -211,14 +218,18 @@ class _Rows:
 class Prepared:
     """A module-level SELECT for :func:`atelier.platform.rows.read_rows` (see the module doc)."""
 
-    __slots__ = ("_compiled", "_plans", "statement")
+    __slots__ = ("_compiled", "_fixed", "_plans", "statement")
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._plans: dict[tuple[str, tuple[int, ...]], _Plan | None] = {}
+        self._fixed: dict[str, _Plan] = {}
         self._compiled: dict[str, tuple[Any, tuple[str, ...]]] = {}
 
     def _plan(self, dialect: Dialect, params: dict[str, Any]) -> _Plan | None:
+        fixed = self._fixed.get(dialect.name)
+        if fixed is not None:  # no IN list: one plan per dialect
+            return fixed
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
@@ -238,6 +249,8 @@ class Prepared:
         plan = self._build(compiled, dialect, params, tuple(zip(expanding, sizes, strict=True)))
         if len(self._plans) < _MAX_PLANS:
             self._plans[key] = plan
+        if plan is not None and not expanding:
+            self._fixed[dialect.name] = plan
         return plan
 
     def _build(
