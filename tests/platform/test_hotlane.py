@@ -5,6 +5,7 @@ and error logging; and it is built only over a stack it models."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,8 +19,8 @@ from atelier.platform import hotlane
 from atelier.platform.hotlane import HotLane
 from atelier.platform.settings import Settings
 from tests.conftest import assert_problem
-from tests.platform.test_hotpath import _callers, _urls
-from tests.production.read_support import Split, rich_split
+from tests.platform.test_hotpath import compare_every_answer, record_paths
+from tests.production.read_support import Split
 
 # Headers that differ between two answers whatever the path (the server's clock, a fresh id).
 _VARYING = {"date", "x-request-id"}
@@ -33,24 +34,9 @@ def _lane(app: FastAPI, client: TestClient) -> HotLane:
 
 
 @pytest.fixture
-def split(admin: TestClient, client: TestClient, app: FastAPI) -> Split:
-    return rich_split(admin, client, app)
-
-
-@pytest.fixture
 def lane_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths the lane answered itself (not handed to the stack)."""
-    seen: list[str] = []
-    original = HotLane.answer
-
-    async def spy(
-        self: HotLane, route: ASGIApp, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        seen.append(scope["path"])
-        await original(self, route, scope, receive, send)
-
-    monkeypatch.setattr(HotLane, "answer", spy)
-    return seen
+    return record_paths(monkeypatch, HotLane, "answer")
 
 
 def _both(lane: HotLane, client: TestClient, url: str, **kwargs: Any) -> tuple[Any, Any]:
@@ -91,16 +77,7 @@ def test_lane_answers_equal_stack_answers(
     """Every caller × every hot URL (and its bad inputs): status, headers and body as the
     whole middleware stack gives them."""
     lane = _lane(app, client)
-    compared = 0
-    for caller, test_client in _callers(app, admin, split).items():
-        for url in _urls(split):
-            fast, slow = _both(lane, test_client, url)
-            try:
-                _same(fast, slow)
-            except AssertionError as exc:
-                raise AssertionError(f"{caller} GET {url}: {exc}") from exc
-            compared += 1
-    assert compared == len(_callers(app, admin, split)) * len(_urls(split))
+    compared = compare_every_answer(app, admin, split, partial(_both, lane), _same)
     assert len(lane_calls) > compared / 3, "the lane answered too little"
     assert not any(path.endswith("export.csv") for path in lane_calls)
 

@@ -5,7 +5,8 @@ handling; and every route marked hot compiled."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from atelier.platform.deps import require_admin
 from atelier.platform.hotpath import HotRoute, NotCompiled, compile_hot, hot
 from atelier.platform.routing import RouteIndex
 from tests.conftest import assert_problem, bearer
-from tests.production.read_support import Split, as_partner, rich_split
+from tests.production.read_support import Split, as_partner
 
 HOT = {
     "/admin/designs/{design_id}",
@@ -35,23 +36,24 @@ def _index(app: FastAPI) -> RouteIndex:
     return index
 
 
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths the hot path answered."""
+def record_paths(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> list[str]:
+    """Patch the ASGI-like method ``owner.name`` to record the path of every scope it gets."""
     seen: list[str] = []
-    original = HotRoute.__call__
+    original = getattr(owner, name)
 
-    async def spy(self: HotRoute, scope: Any, receive: Any, send: Any) -> None:
+    async def spy(self: Any, *args: Any) -> None:
+        scope = next(arg for arg in args if isinstance(arg, dict))
         seen.append(scope["path"])
-        await original(self, scope, receive, send)
+        await original(self, *args)
 
-    monkeypatch.setattr(HotRoute, "__call__", spy)
+    monkeypatch.setattr(owner, name, spy)
     return seen
 
 
 @pytest.fixture
-def split(admin: TestClient, client: TestClient, app: FastAPI) -> Split:
-    return rich_split(admin, client, app)
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths the hot path answered."""
+    return record_paths(monkeypatch, HotRoute, "__call__")
 
 
 def test_every_route_marked_hot_compiled(app: FastAPI) -> None:
@@ -125,6 +127,28 @@ def _urls(split: Split) -> list[str]:
     ]
 
 
+def compare_every_answer(
+    app: FastAPI,
+    admin: TestClient,
+    split: Split,
+    both: Callable[[TestClient, str], tuple[Any, Any]],
+    same: Callable[[Any, Any], None],
+) -> int:
+    """``same(*both(client, url))`` for every caller and every hot URL; the number compared."""
+    compared = 0
+    callers = _callers(app, admin, split)
+    for caller, client in callers.items():
+        for url in _urls(split):
+            fast, slow = both(client, url)
+            try:
+                same(fast, slow)
+            except AssertionError as exc:
+                raise AssertionError(f"{caller} GET {url}: {exc}") from exc
+            compared += 1
+    assert compared == len(callers) * len(_urls(split))
+    return compared
+
+
 def _callers(app: FastAPI, admin: TestClient, split: Split) -> dict[str, TestClient]:
     anonymous = TestClient(app, raise_server_exceptions=False)
     forged = TestClient(app, headers=bearer("not.a.token"), raise_server_exceptions=False)
@@ -143,16 +167,7 @@ def test_hot_answers_equal_fastapi_answers(
     app: FastAPI, admin: TestClient, split: Split, calls: list[str]
 ) -> None:
     """Every caller × every URL: status, content type and body as FastAPI gives them."""
-    compared = 0
-    for caller, client in _callers(app, admin, split).items():
-        for url in _urls(split):
-            fast, slow = _both(app, client, url)
-            try:
-                _same(fast, slow)
-            except AssertionError as exc:
-                raise AssertionError(f"{caller} GET {url}: {exc}") from exc
-            compared += 1
-    assert compared == len(_callers(app, admin, split)) * len(_urls(split))
+    compare_every_answer(app, admin, split, partial(_both, app), _same)
     assert calls, "the hot path answered nothing"
     # The export is declared before the run detail: the index leaves it to FastAPI.
     assert not any(path.endswith("export.csv") for path in calls)

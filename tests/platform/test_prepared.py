@@ -7,8 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import (
     String,
     TypeDecorator,
@@ -29,12 +27,7 @@ from atelier.production import repository as production_repository
 from atelier.production import repository_reads
 from atelier.production.repository import RunFilters
 from atelier.tasks import repository as tasks_repository
-from tests.production.read_support import Split, rich_split
-
-
-@pytest.fixture
-def split(admin: TestClient, client: TestClient, app: FastAPI) -> Split:
-    return rich_split(admin, client, app)
+from tests.production.read_support import Split
 
 
 def _cases(split: Split) -> list[tuple[str, Prepared, dict[str, Any]]]:

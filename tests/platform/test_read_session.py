@@ -21,12 +21,7 @@ from atelier.platform.db import Database
 from atelier.platform.prepared import Prepared
 from atelier.platform.read_session import ReadSession
 from atelier.platform.rows import read_rows
-from tests.production.read_support import Split, as_partner, rich_split
-
-
-@pytest.fixture
-def split(admin: TestClient, client: TestClient, app: FastAPI) -> Split:
-    return rich_split(admin, client, app)
+from tests.production.read_support import Split, as_partner
 
 
 @pytest.fixture
