@@ -327,3 +327,44 @@ def test_dispose_closes_the_loop_connection(database_url: str) -> None:
     database.loop_reads.release(keep=True)
     database.dispose()
     assert fairy.dbapi_connection is None
+
+
+# --- PostgreSQL: autocommit reads ---------------------------------------------------------------
+
+
+@pytest.mark.postgres_only
+def test_postgresql_reads_run_in_autocommit_and_the_pool_gets_transactions_back(
+    db: Database, reader: ReadSession, split: Split
+) -> None:
+    """At READ COMMITTED a transaction gives a read nothing (each statement has its own
+    snapshot either way): the prepared reads run without BEGIN and COMMIT."""
+    from psycopg.pq import TransactionStatus
+
+    assert _design_count(reader) >= 1
+    raw = reader.read_connection()
+    driver = raw.connection.dbapi_connection
+    assert driver.autocommit is True
+    assert driver.pgconn.transaction_status == TransactionStatus.IDLE  # no BEGIN was sent
+    reader.finish(True)
+    assert driver.autocommit is False  # given back as the pool hands connections out
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+        assert connection.connection.dbapi_connection.pgconn.transaction_status == (
+            TransactionStatus.INTRANS
+        )
+
+
+@pytest.mark.postgres_only
+def test_postgresql_orm_take_over_gets_a_transaction_that_rolls_back(
+    db: Database, split: Split
+) -> None:
+    session = ReadSession(db.engine, db.session_factory)
+    assert _design_count(session) >= 1  # an autocommit read first
+    design = session.get(Design, split.design["id"])  # the ORM takes the connection over
+    assert design is not None
+    name = design.name
+    design.name = "renamed inside the read session"
+    session.flush()
+    session.finish(False)
+    with db.session(write=False) as check:
+        assert check.get(Design, split.design["id"]).name == name

@@ -106,6 +106,7 @@ class ReadSession:
             if raw is None:
                 connection = self._engine.connect()
             else:  # the Connection owns the (pooled or loop) connection from here on
+                raw.transactional()
                 connection = Connection(self._engine, connection=raw.connection)
             try:
                 connection.begin()  # on SQLite a no-op on the driver once it is in one
@@ -217,25 +218,46 @@ class _Raw:
     the engine's ``before_cursor_execute`` listeners, invalidation and the fallback
     ``execute``), over a connection checked out of the pool (or the loop connection) with its
     transaction begun on the driver: on SQLite a deferred ``BEGIN`` (as the engine's ``begin``
-    listener issues it); psycopg begins by itself at the first statement. Ended with the
-    driver's commit or rollback; an invalidated connection (a disconnect) is only given back."""
+    listener issues it), so the request's reads see one snapshot. On PostgreSQL the reads run
+    in autocommit: at READ COMMITTED each statement sees its own snapshot inside a transaction
+    too, so the answers are the same without the ``BEGIN`` and ``COMMIT`` round trips; a
+    ``Connection`` that takes the connection over (the ORM, which may write) gets transactions
+    back, and so does the pool. Ended with the driver's commit or rollback; an invalidated
+    connection (a disconnect) is only given back."""
 
-    __slots__ = ("_loop", "_owner", "connection", "dialect", "dispatch")
+    __slots__ = ("_autocommit", "_loop", "_owner", "connection", "dialect", "dispatch")
 
     def __init__(self, owner: ReadSession, engine: Engine, loop: LoopConnection | None) -> None:
         self._owner = owner
         self.dialect = engine.dialect
         self.dispatch = engine.dispatch
         self._loop = loop
+        self._autocommit = False
         self.connection = engine.raw_connection() if loop is None else loop.connection()
         try:
             if self.dialect.name == "sqlite":
                 # pysqlite: the DB-API connection is the driver's (a detached one has no
                 # ``driver_connection``).
                 self.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
+            elif (
+                self.dialect.name == "postgresql"
+                and getattr(self.dialect, "default_isolation_level", None) == "READ COMMITTED"
+            ):
+                # READ COMMITTED gives every statement its own snapshot, in a transaction or
+                # not: autocommit reads answer the same without the BEGIN and COMMIT round
+                # trips. A client-side switch (the pool hands out idle connections).
+                self.connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+                self._autocommit = True
         except BaseException:
             self._give_back()
             raise
+
+    def transactional(self) -> None:
+        """Back to transactions (a ``Connection`` takes this connection over: the ORM may write
+        and must be able to roll back)."""
+        if self._autocommit:
+            self._autocommit = False
+            self.connection.dbapi_connection.autocommit = False  # type: ignore[union-attr]
 
     def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
         """A statement a prepared read leaves to SQLAlchemy: on the request's ``Connection``,
@@ -260,7 +282,13 @@ class _Raw:
     def _give_back(self) -> None:
         loop = self._loop
         if loop is None:
-            self.connection.close()  # back to the pool (which rolls back anything left)
+            try:
+                if self._autocommit and self.connection.is_valid:
+                    self.transactional()  # the pool's other users expect transactions
+            except Exception as error:  # not fit to be handed out again
+                self.connection.invalidate(error)
+            finally:
+                self.connection.close()  # back to the pool (which rolls back anything left)
             return
         connection = self.connection
         driver = connection.dbapi_connection
