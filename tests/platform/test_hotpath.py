@@ -468,3 +468,32 @@ def test_connection_free_counts_checked_out_connections(app: FastAPI) -> None:
     finally:
         for connection in held:
             connection.close()
+
+
+def test_hot_reads_end_their_session_without_a_thread_hop(
+    app: FastAPI, admin: TestClient, split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read session that only read ends on the event loop: on SQLite its WAL read
+    transaction ends without waiting, on PostgreSQL its autocommit reads left none to end."""
+    import anyio.to_thread
+
+    finished_in_threads: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def spy(func: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(func, "__name__", "") == "finish":
+            finished_in_threads.append(repr(func))
+        return await original(func, *args, **kwargs)
+
+    _hot_gets(app, admin, split)  # the principals are cached from here on
+    monkeypatch.setattr(anyio.to_thread, "run_sync", spy)
+    partner = as_partner(app, split.cutter)
+    admin.get(f"/admin/designs/{split.design['id']}").raise_for_status()
+    partner.get(f"/partners/production-runs/{split.first}").raise_for_status()
+    assert finished_in_threads == []
+    # A Core statement runs on a SQLAlchemy ``Connection`` (the admin run detail has one): a
+    # real transaction on PostgreSQL, ended in a worker thread. The lists' are prepared.
+    admin.get(f"/admin/production-runs/{split.first}").raise_for_status()
+    admin.get("/admin/production-runs").raise_for_status()
+    partner.get("/partners/production-runs").raise_for_status()
+    assert len(finished_in_threads) == (0 if app.state.db.is_sqlite else 1)

@@ -127,13 +127,12 @@ class RequestSession:
         try:
             if not session.in_transaction():
                 session.close()  # never touched the database: nothing to do off the loop
-            elif (
-                db.is_sqlite
-                and not self._write
-                and not (reader is not None and reader.needs_thread)
+            elif not self._write and (
+                (db.is_sqlite and not (reader is not None and reader.needs_thread))
+                or (reader is not None and reader.autocommit_reads_only)
             ):
-                # Ending a SQLite WAL read transaction waits for nothing: no hop, and nothing
-                # to shield (no await).
+                # Ending a SQLite WAL read transaction waits for nothing, and PostgreSQL
+                # autocommit reads have none to end: no hop, and nothing to shield (no await).
                 self._finish(commit)
             else:
                 # Shielded: a client that hangs up must not leave the transaction (and on

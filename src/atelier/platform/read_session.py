@@ -178,6 +178,14 @@ class ReadSession:
         """Finishing may write (the ORM session has state to flush): not on the event loop."""
         return self._orm is not None
 
+    @property
+    def autocommit_reads_only(self) -> bool:
+        """Only autocommit reads ran (PostgreSQL): finishing sends nothing to the server (no
+        transaction to end; the pool's reset of an idle connection is client-side), so it may
+        run on the event loop."""
+        raw = self._raw
+        return raw is not None and raw.autocommit and self._connection is None and self._orm is None
+
     def finish(self, commit: bool) -> None:
         """Commit (flushing the ORM session first) or roll back, and give the connection back
         to the pool (or the loop connection back to its database). Always leaves the session
@@ -251,6 +259,10 @@ class _Raw:
         except BaseException:
             self._give_back()
             raise
+
+    @property
+    def autocommit(self) -> bool:
+        return self._autocommit
 
     def transactional(self) -> None:
         """Back to transactions (a ``Connection`` takes this connection over: the ORM may write
