@@ -145,3 +145,62 @@ class TestSummarize:
         summary = summarize(self._run(quantity=None), [])
         assert summary.total_cost == Decimal("0.00")
         assert summary.partner_cost is None and summary.pieces is None
+
+
+class TestMoneyIsWrittenOut:
+    """Money sent in exponent notation comes back as a plain decimal, never ``1E+3``."""
+
+    def test_estimate_and_unit_cost_in_exponent_notation(self, s: Setup, admin: TestClient) -> None:
+        response = admin.post(
+            f"/admin/production-runs/{s.run.id}",
+            json={"partner_cost_estimate": "1e3", "cost_type": "total"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["production_run"]["partner_cost_estimate"] == "1000"
+        detail = admin.get(f"/admin/production-runs/{s.run.id}").json()["production_run"]
+        _plain(detail["partner_cost_estimate"], "1000")  # PostgreSQL's NUMERIC: 1000.0000
+        response = s.owner.post(
+            s.run.url("/consumption-logs"),
+            json={"inventory_item_id": s.fabric["id"], "quantity": 1, "unit_cost": "1e5"},
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["consumption_log"]["unit_cost"] == "100000"
+        costs = _costs(admin, s.run.id)
+        assert costs["partner_cost"] == "1000.00"
+        [material] = costs["materials"]
+        _plain(material["unit_cost"], "100000")
+        assert "E+" not in str(costs)
+
+    def test_a_value_stored_in_exponent_notation_reads_plain(
+        self, s: Setup, admin: TestClient, app: FastAPI
+    ) -> None:
+        from sqlalchemy import update
+
+        with app.state.db.session() as session:
+            session.execute(
+                update(ProductionRun)
+                .where(ProductionRun.id == s.run.id)
+                .values(partner_cost_estimate=Decimal("2E+2"))
+            )
+        detail = admin.get(f"/admin/production-runs/{s.run.id}").json()["production_run"]
+        _plain(detail["partner_cost_estimate"], "200")
+
+
+def _plain(value: str, expected: str) -> None:
+    assert "E" not in value and Decimal(value) == Decimal(expected), value
+
+
+@pytest.mark.parametrize(
+    ("given", "plain"),
+    [
+        ("1E+3", "1000"),
+        ("2.5E+1", "25"),
+        ("1000", "1000"),
+        ("0.0001", "0.0001"),
+        ("1E+40", "1E+40"),
+    ],
+)
+def test_plain_decimal(given: str, plain: str) -> None:
+    from atelier.platform.numbers import plain_decimal
+
+    assert str(plain_decimal(Decimal(given))) == plain

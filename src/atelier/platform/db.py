@@ -31,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 from atelier.platform import clock
 from atelier.platform.admission import Admission, default_threads
 from atelier.platform.ids import new_id
+from atelier.platform.numbers import plain_decimal
 from atelier.platform.read_session import LoopConnection
 
 if TYPE_CHECKING:
@@ -103,11 +104,12 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        value = Decimal(value)
+        value = plain_decimal(Decimal(value))
         return str(value) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(str(value))
+        # ``plain_decimal``: a value stored as ``1E+3`` before writes were normalised.
+        return None if value is None else plain_decimal(Decimal(str(value)))
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")

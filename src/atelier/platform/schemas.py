@@ -18,6 +18,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from atelier.platform.numbers import plain_decimal
+
 MAX_METADATA_BYTES = 16 * 1024
 
 
@@ -119,7 +121,8 @@ BodyInt = Annotated[int, BeforeValidator(json_number)]
 BodyFloat = Annotated[float, BeforeValidator(json_number), Field(allow_inf_nan=False)]
 BodyBool = Annotated[bool, BeforeValidator(json_boolean)]
 # Money and other exact decimals: a number or a decimal string ("12.50"), never a boolean.
-BodyDecimal = Annotated[Decimal, BeforeValidator(refuse_bool)]
+# Written out in full (``1e3`` is ``1000``): money and amounts are echoed as plain decimals.
+BodyDecimal = Annotated[Decimal, BeforeValidator(refuse_bool), AfterValidator(plain_decimal)]
 
 Quantity = Annotated[BodyInt, Field(ge=1, le=1_000_000_000)]
 NonNegativeQuantity = Annotated[BodyInt, Field(ge=0, le=1_000_000_000)]
