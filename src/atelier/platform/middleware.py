@@ -201,6 +201,10 @@ def _is_json(scope: Scope) -> bool:
     return False
 
 
+# Methods whose body no endpoint reads: whatever it holds, it is ignored, never refused.
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class JsonBodyCheck:
     """Refuse a JSON body that :func:`decode_json_body` refuses with ``422 validation_error``.
 
@@ -213,7 +217,7 @@ class JsonBodyCheck:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_json(scope):
+        if scope["type"] != "http" or scope["method"] in _BODILESS or not _is_json(scope):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
