@@ -57,6 +57,20 @@ class TestOnSqlite:
         assert refresh_at_startup(db) == []
         assert analysed(db, "outbox_events") is None
 
+    def test_full_text_shadow_tables_are_not_sized(self, db: Database) -> None:
+        """An FTS5 index's ``_data`` table numbers its rows by segment (~1.6e12 for a few rows):
+        sized by ``max(rowid)`` it always looked outgrown and was analysed at every pass."""
+        from sqlalchemy import text
+
+        from atelier.production.search_index import FTS_TABLE
+
+        with db.session() as session:
+            names = set(session.scalars(text("SELECT name FROM sqlite_master")))
+            tables = {size.table for size in table_sizes(session.connection())}
+        assert f"{FTS_TABLE}_data" in names  # the index exists on this schema
+        assert not {name for name in tables if name.startswith(FTS_TABLE)}
+        assert "production_runs" in tables
+
     def test_a_grown_table_without_statistics_is_analysed_once(
         self, db: Database, grow: Grow
     ) -> None:

@@ -68,12 +68,29 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# The shadow tables SQLite's FTS modules keep for a virtual table ``t``: ``t_data`` and the
+# others. Their rowids are not row counts (``t_data``'s encode segment ids: ~1.6e12 for a few
+# rows), and the virtual table's own queries never use the planner statistics of them.
+_SHADOW_SUFFIXES = (
+    "_data",
+    "_idx",
+    "_content",
+    "_docsize",
+    "_config",
+    "_segments",
+    "_segdir",
+    "_stat",
+)
+
+
 def _user_tables(conn: Connection) -> list[str]:
     rows = conn.exec_driver_sql(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' AND sql NOT LIKE '%WITHOUT ROWID%'"
-    )
-    return [name for (name,) in rows]
+        "SELECT name, sql LIKE 'CREATE VIRTUAL TABLE%' FROM sqlite_master WHERE type = 'table' "
+        "AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE '%WITHOUT ROWID%'"
+    ).all()
+    virtual = [name for name, is_virtual in rows if is_virtual]
+    shadows = {table + suffix for table in virtual for suffix in _SHADOW_SUFFIXES}
+    return [name for name, is_virtual in rows if not is_virtual and name not in shadows]
 
 
 def _analysed_rows(conn: Connection) -> dict[str, int]:
