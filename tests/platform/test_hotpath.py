@@ -349,6 +349,17 @@ _PATHS = [
 ]
 
 
+def _comparable(errors: list[Any]) -> list[Any]:
+    """Errors with their ``ctx`` exceptions as text (two equal ``ValueError``s are not ``==``)."""
+    found = []
+    for error in errors:
+        ctx = error.get("ctx")
+        if ctx:
+            error = {**error, "ctx": {key: repr(value) for key, value in ctx.items()}}
+        found.append(error)
+    return found
+
+
 def _nodes(node: Any) -> Iterator[Any]:
     yield node
     for sub in node.subs:
@@ -377,7 +388,10 @@ def test_parameters_are_read_as_fastapi_reads_them(app: FastAPI) -> None:
                     errors: list[Any] = []
                     hotpath.read_params(params, received, values, errors)
                     expected = request_params_to_args(fields, received)
-                    assert (values, errors) == expected, (entry.route.path, received)
+                    assert (values, _comparable(errors)) == (
+                        expected[0],
+                        _comparable(expected[1]),
+                    ), (entry.route.path, received)
                     compared += 1
     assert compared >= 3 * len(_QUERIES) + 3 * len(_PATHS)
 

@@ -16,6 +16,7 @@ from atelier.platform.db import Database
 from atelier.production import repository, views
 from atelier.production.models import ProductionRun, ProductionRunSearch
 from atelier.production.schemas import ProductionRunList
+from tests.conftest import assert_problem
 from tests.factories import catalog
 from tests.factories.runs import approve, create_run
 from tests.factories.tasks import dispatched_run
@@ -269,3 +270,9 @@ class TestListJson:
             ).model_dump_json(by_alias=True)
         assert response.content == expected.encode()
         assert ProductionRunList.model_validate_json(response.content).count == 3
+
+
+def test_a_nul_in_the_search_is_refused_as_elsewhere(admin: TestClient) -> None:
+    for path in ("/admin/production-runs", "/admin/production-runs/export.csv"):
+        body = assert_problem(admin.get(path, params={"q": "a\x00"}), 422, "validation_error")
+        assert "NUL" in str(body)

@@ -278,7 +278,8 @@ async def _problem(
             "detail": detail,
             "code": code,
             **extra,
-        }
+        },
+        separators=(",", ":"),  # as every other problem+json answer is written
     ).encode()
     await send(
         {

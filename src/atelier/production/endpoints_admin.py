@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, status
 from fastapi.responses import Response, StreamingResponse
+from pydantic import AfterValidator
 
 from atelier.audit import service as audit
 from atelier.platform.db import Database
@@ -15,7 +16,7 @@ from atelier.platform.hotpath import bounded_read, hot
 from atelier.platform.http import IdPath, Limit, Offset
 from atelier.platform.routers import APIRouter
 from atelier.platform.rows import json_response
-from atelier.platform.schemas import EntityId
+from atelier.platform.schemas import EntityId, no_nul
 from atelier.production import export, repository, service, transitions, views
 from atelier.production.lifecycle import RunStatus
 from atelier.production.models import RunType
@@ -44,7 +45,7 @@ from atelier.production.schemas import (
 
 router = APIRouter(prefix="/admin", tags=["production-runs"])
 
-SearchText = Annotated[str, Query(max_length=200)]
+SearchText = Annotated[str, Query(max_length=200), AfterValidator(no_nul)]
 SortParam = Annotated[str, Query(max_length=32, pattern=r"^-?[a-z_]+$")]
 
 
