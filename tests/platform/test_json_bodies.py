@@ -16,7 +16,13 @@ from atelier.app import ROUTER_MODULES
 from atelier.orders import webhooks
 from atelier.platform.db import Database
 from atelier.platform.jsonbody import MAX_DEPTH, MalformedJson, decode_json_body
-from atelier.platform.schemas import json_boolean, json_input, json_number, refuse_bool
+from atelier.platform.schemas import (
+    json_boolean,
+    json_input,
+    json_integer,
+    json_number,
+    refuse_bool,
+)
 from tests.conftest import assert_problem
 from tests.factories.catalog import create_design, create_partner, create_product
 from tests.factories.inventory import create_item
@@ -119,7 +125,7 @@ class TestMalformedJson:
 
 
 class TestStrictNumbers:
-    @pytest.mark.parametrize("quantity", [True, False, "3", 3.5, None, [3]])
+    @pytest.mark.parametrize("quantity", [True, False, "3", 3.5, 3.0, None, [3]])
     def test_order_line_quantity_must_be_a_json_integer(
         self, admin: TestClient, client: TestClient, db: Database, quantity: Any
     ) -> None:
@@ -217,7 +223,7 @@ def _body_models() -> dict[str, Any]:
     return found
 
 
-GUARDS = {json_number, json_boolean, refuse_bool}
+GUARDS = {json_number, json_integer, json_boolean, refuse_bool}
 
 
 def _lax_leaves(node: Any, path: str, out: list[str]) -> None:

@@ -103,6 +103,15 @@ def json_number(value: Any) -> Any:
     return value
 
 
+def json_integer(value: Any) -> Any:
+    """An integer: what :func:`json_number` refuses, and in JSON input a number written with a
+    fraction or an exponent (``3.0``, ``3e0``) too, which Python reads as a float."""
+    value = json_number(value)
+    if isinstance(value, float) and _JSON_INPUT.get():
+        raise ValueError("must be a JSON integer")
+    return value
+
+
 def json_boolean(value: Any) -> Any:
     """A boolean: only ``true``/``false`` in JSON input."""
     if _JSON_INPUT.get() and not isinstance(value, bool):
@@ -117,7 +126,7 @@ def refuse_bool(value: Any) -> Any:
     return value
 
 
-BodyInt = Annotated[int, BeforeValidator(json_number)]
+BodyInt = Annotated[int, BeforeValidator(json_integer)]
 BodyFloat = Annotated[float, BeforeValidator(json_number), Field(allow_inf_nan=False)]
 BodyBool = Annotated[bool, BeforeValidator(json_boolean)]
 # Money and other exact decimals: a number or a decimal string ("12.50"), never a boolean.
