@@ -200,3 +200,21 @@ def test_no_lane_when_a_path_aware_middleware_acts_on_a_hot_route(
 
 def test_no_lane_without_hot_routes(app: FastAPI) -> None:
     assert hotlane.hot_lane(app.build_middleware_stack(), None) is None
+
+
+def test_a_request_the_lane_hands_on_is_matched_against_hot_routes_once(
+    app: FastAPI, admin: TestClient, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atelier.platform.routing import RouteIndex
+
+    _lane(app, client)
+    matched: list[str] = []
+    original = RouteIndex.match_hot
+
+    def counting(self: RouteIndex, scope: Scope, *args: Any) -> Any:
+        matched.append(scope["path"])
+        return original(self, scope, *args)
+
+    monkeypatch.setattr(RouteIndex, "match_hot", counting)
+    assert admin.get("/admin/designs").status_code == 200  # not a hot route
+    assert matched == ["/admin/designs"]

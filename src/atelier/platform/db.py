@@ -108,8 +108,12 @@ class Money(TypeDecorator[Decimal]):
         return str(value) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        # ``plain_decimal``: a value stored as ``1E+3`` before writes were normalised.
-        return None if value is None else plain_decimal(Decimal(str(value)))
+        if value is None:
+            return None
+        text = str(value)
+        # A value stored as ``1E+3`` before writes were normalised (SQLite keeps the text; a
+        # written-out decimal has no exponent, so only these pay for the check).
+        return plain_decimal(Decimal(text)) if "E" in text else Decimal(text)
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")

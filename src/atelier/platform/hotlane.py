@@ -54,7 +54,7 @@ from atelier.platform.middleware import (
     request_id_of,
     tag_request_id,
 )
-from atelier.platform.routing import RouteIndex
+from atelier.platform.routing import HOT_CHECKED, RouteIndex
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class HotLane:
             return
         route = self.index.match_hot(scope)
         if route is None:
+            scope[HOT_CHECKED] = True  # the router's index need not match it again
             await self.stack(scope, receive, send)
             return
         await self.answer(route, scope, receive, send)

@@ -44,6 +44,9 @@ from atelier.platform.hotpath import HotRoute, NotCompiled, is_hot
 
 log = logging.getLogger(__name__)
 
+# Set in a request's scope by whoever matched it against the hot routes and found none.
+HOT_CHECKED = "atelier.hot_checked"
+
 # Segments of a path that key its bucket.
 _DEPTH = 2
 Key = tuple[str, ...]
@@ -271,7 +274,8 @@ class RouteIndex:
         if len(self.router.routes) != self._count:  # a route added after start-up (tests)
             self._index()
         segments = self._segments(scope)
-        hot = self.match_hot(scope, segments)
+        # The hot lane (``platform.hotlane``) asked already and was told no: same answer here.
+        hot = None if scope.get(HOT_CHECKED) else self.match_hot(scope, segments)
         if hot is not None:
             await hot(scope, receive, send)
             return
