@@ -77,7 +77,7 @@ def request_ulid() -> str:
     start plus a counter (``next`` on an ``itertools.count`` is atomic). Unique in the
     process; across processes and machines as unlikely to collide as two random ULIDs (the
     starts are random). Not monotonic across threads within one millisecond, which a request
-    id does not need. After a fork the child must call :func:`reseed_request_ids`."""
+    id does not need. A forked child reseeds itself (:func:`reseed_request_ids`)."""
     rand = (_request_base + next(_request_counter)) & _RAND_MASK
     return _encode_ulid(time.time_ns() // 1_000_000, rand)
 
